@@ -1,0 +1,58 @@
+"""The ``vitsim`` command line (also ``python -m sim``).
+
+Every sub-command lives in its own module ``sim/cli/<name>_cmd.py`` exposing
+``register(subparsers)``, which adds its parser and sets ``func=handler`` where
+``handler(args) -> int`` returns the exit code.  Errors: a :class:`VitsimError` (or a bad
+flag) prints one line on stderr and exits 2; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from sim.errors import VitsimError
+
+__all__ = ["main", "COMMAND_MODULES"]
+
+#: Modules that register sub-commands, in ``--help`` order.
+COMMAND_MODULES = ("run_cmd", "check_cmd")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2, like every other vitsim error
+        sys.stderr.write(f"vitsim: error: {message}\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser with every registered sub-command."""
+    parser = _Parser(prog="vitsim", description="Cycle-accurate ViT accelerator simulator.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"sim.cli.{name}").register(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``vitsim`` console script."""
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        return int(args.func(args) or 0)
+    except (VitsimError, ImportError, OSError) as exc:
+        if args.debug:
+            raise
+        msg = " ".join(str(exc).split())
+        sys.stderr.write(f"vitsim: error: {msg}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("vitsim: interrupted\n")
+        return 130

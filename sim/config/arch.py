@@ -1,0 +1,129 @@
+"""Load, override and fingerprint architecture configs."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+
+import yaml
+
+from sim.config.schema import ArchConfig
+from sim.config.validate import Problems, build, read_yaml
+from sim.errors import ConfigError
+
+__all__ = [
+    "load_arch", "arch_from_dict", "arch_to_dict", "with_overrides", "arch_hash",
+    "list_presets", "parse_override", "data_dir",
+]
+
+
+def data_dir(name: str) -> Path:
+    """Folder of shipped data (``arch_configs`` or ``workloads``).
+
+    From a source checkout or editable install it is the repository folder; from a
+    wheel it is the ``sim.<name>`` package the build maps it to.
+    """
+    repo = Path(__file__).resolve().parents[2] / name
+    if repo.is_dir():
+        return repo
+    from importlib.resources import files
+
+    return Path(str(files(f"sim.{name}")))
+
+
+def list_presets() -> list[str]:
+    """Names of the shipped architectures (``arch_configs/*.yaml``)."""
+    return sorted(p.stem for p in data_dir("arch_configs").glob("*.yaml"))
+
+
+def _set_dotted(data: dict, key_path: str, value) -> None:
+    node = data
+    parts = key_path.split(".")
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[parts[-1]] = value
+
+
+def parse_override(text: str) -> tuple[str, object]:
+    """Parse ``key.path=value`` (value read as YAML: ``64`` -> int, ``ws`` -> str)."""
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r}: expected key.path=value, e.g. array.rows=64")
+    key, _, raw = text.partition("=")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else raw
+    except yaml.YAMLError:
+        value = raw
+    return key.strip(), value
+
+
+def arch_from_dict(data, source: str = "<dict>", overrides: dict | None = None) -> ArchConfig:
+    """Validate a raw mapping (plus dotted ``overrides``) into an :class:`ArchConfig`."""
+    data = copy.deepcopy(data) if isinstance(data, dict) else data
+    if overrides:
+        if not isinstance(data, dict):
+            data = {}
+        for key, value in overrides.items():
+            _set_dotted(data, key, value)
+    problems = Problems()
+    arch = build(ArchConfig, data, "", problems)
+    if arch is not None and not problems:
+        problems.extend(arch.dram.problems())
+    if problems or arch is None:
+        raise ConfigError(problems or ["empty config"], source=source)
+    return arch
+
+
+def load_arch(path_or_preset, overrides: dict | None = None) -> ArchConfig:
+    """Load an architecture from a YAML/JSON file or a shipped preset name.
+
+    Parameters
+    ----------
+    path_or_preset : str or Path or ArchConfig
+        A file path, or a preset name from :func:`list_presets` (e.g. ``"zcu102"``).
+        An :class:`ArchConfig` is passed through (with ``overrides`` applied).
+    overrides : dict, optional
+        Dotted key paths to values, e.g. ``{"array.rows": 64, "array.dataflow": "ws"}``,
+        validated exactly like the file.
+    """
+    if isinstance(path_or_preset, ArchConfig):
+        return with_overrides(path_or_preset, overrides or {})
+    path = Path(path_or_preset)
+    if not path.exists() and path.suffix == "" and path.parent == Path("."):
+        preset = data_dir("arch_configs") / f"{path.name}.yaml"
+        if not preset.is_file():
+            raise ConfigError(
+                f"{str(path_or_preset)!r} is neither a file nor a preset; "
+                f"presets are {list_presets()}"
+            )
+        path = preset
+    data = read_yaml(path, ConfigError)
+    return arch_from_dict(data, source=str(path_or_preset), overrides=overrides)
+
+
+def arch_to_dict(arch: ArchConfig) -> dict:
+    """Plain nested dict of an architecture (YAML/JSON ready)."""
+    return dataclasses.asdict(arch)
+
+
+def with_overrides(arch: ArchConfig, overrides: dict) -> ArchConfig:
+    """A new, validated architecture with dotted-key ``overrides`` applied."""
+    if not overrides:
+        return arch
+    return arch_from_dict(arch_to_dict(arch), source=f"{arch.name} (overridden)",
+                          overrides=overrides)
+
+
+def arch_hash(arch: ArchConfig) -> str:
+    """Stable 16-hex-digit fingerprint of an architecture (independent of ``name``)."""
+    data = arch_to_dict(arch)
+    data.pop("name", None)
+    data.pop("description", None)
+    text = json.dumps(data, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -1,0 +1,1 @@
+"""Optimizers that call the simulator in a loop: sweeps, POMT, PIVOT, OPTIN."""
