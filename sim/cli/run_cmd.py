@@ -38,11 +38,16 @@ def register(sub) -> None:
 def _load_trace(args):
     from pathlib import Path
 
+    from sim.config.arch import data_dir
     from sim.workload import MODEL_SPECS, load_trace, model_trace
 
-    if not Path(args.trace).exists() and args.trace in MODEL_SPECS:
+    path = Path(args.trace)
+    if not path.exists() and args.trace in MODEL_SPECS:
         return model_trace(args.trace, batch=args.batch or 1)
-    trace = load_trace(args.trace)
+    shipped = data_dir("workloads") / path.name
+    if not path.exists() and shipped.is_file():  # e.g. workloads/deit_s.yaml from anywhere
+        path = shipped
+    trace = load_trace(path)
     if args.batch is not None and args.batch != trace.batch:
         import dataclasses
 

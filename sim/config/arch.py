@@ -23,15 +23,10 @@ __all__ = [
 def data_dir(name: str) -> Path:
     """Folder of shipped data (``arch_configs`` or ``workloads``).
 
-    From a source checkout or editable install it is the repository folder; from a
-    wheel it is the ``sim.<name>`` package the build maps it to.
+    In a source checkout ``sim/_data/<name>`` links to the repository folder; in a wheel
+    it is a copy.
     """
-    repo = Path(__file__).resolve().parents[2] / name
-    if repo.is_dir():
-        return repo
-    from importlib.resources import files
-
-    return Path(str(files(f"sim.{name}")))
+    return Path(__file__).resolve().parents[1] / "_data" / name
 
 
 def list_presets() -> list[str]:
@@ -75,8 +70,10 @@ def arch_from_dict(data, source: str = "<dict>", overrides: dict | None = None) 
     arch = build(ArchConfig, data, "", problems)
     if arch is not None and not problems:
         problems.extend(arch.dram.problems())
+        problems.extend(arch.problems())
     if problems or arch is None:
         raise ConfigError(problems or ["empty config"], source=source)
+    arch.check_platform()
     return arch
 
 

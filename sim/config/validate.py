@@ -25,8 +25,8 @@ import yaml
 __all__ = ["read_yaml", "build", "Problems"]
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate mapping keys."""
+class _StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """Safe loader (libyaml-accelerated when available) that refuses duplicate keys."""
 
 
 def _construct_mapping(loader, node, deep=False):
@@ -40,7 +40,7 @@ def _construct_mapping(loader, node, deep=False):
                 key_node.start_mark,
             )
         seen[key] = key_node.start_mark.line
-    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+    return yaml.constructor.SafeConstructor.construct_mapping(loader, node, deep=deep)
 
 
 _StrictLoader.add_constructor(

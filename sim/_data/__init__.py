@@ -1,0 +1,1 @@
+"""Shipped data: links to the repository's ``arch_configs/`` and ``workloads/``."""
