@@ -44,7 +44,8 @@ def simulate(arch, trace, *, mode: str = "cycle", trace_dir=None) -> Report:
     ops = lower(trace)
     cols = simulate_ops(arch, ops, mode)
     report = Report(arch, trace, ops, cols, mode)
-    extra_cols, extra_summary = price(arch, ops, cols, report.summary["latency_s"])
+    extra_cols, extra_summary = price(arch, ops, cols, report.summary["latency_s"],
+                                     batch=trace.batch)
     if extra_cols or extra_summary:
         cols.update(extra_cols)
         report = Report(arch, trace, ops, cols, mode, extra_summary)

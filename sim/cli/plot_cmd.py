@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 
 #: Modules registering ``vitsim plot`` sub-commands.
-PLOT_MODULES = ()
+PLOT_MODULES = ("plot_breakdown_cmd", "plot_sweep_cmd")
 
 
 def register(sub) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 __all__ = [
     "ArrayConfig", "MemoryConfig", "DramConfig", "VectorCost", "VectorConfig",
     "ArchConfig", "DATAFLOW_NAMES", "PRECISIONS", "PRECISION_BYTES", "SCHEMA_VERSION",
+    "EnergyTableConfig", "PLATFORMS", "ENERGY_TABLES", "DRAM_TECHNOLOGIES",
 ]
 
 SCHEMA_VERSION = 1
@@ -19,6 +20,13 @@ DATAFLOW_NAMES = ("os", "ws", "is")
 PRECISIONS = ("int8", "int16", "fp16", "fp32")
 PRECISION_BYTES = {"int8": 1, "int16": 2, "fp16": 2, "fp32": 4}
 _BIG = 1 << 20
+#: ``asic`` (no resource budget) or an FPGA board whose device budget is enforced.
+PLATFORMS = ("asic", "zcu102")
+#: Shipped energy tables (``sim/cost/tables/<name>.yaml``); ``auto`` = ``zcu102`` on the
+#: zcu102 platform, ``horowitz45`` otherwise.
+ENERGY_TABLES = ("auto", "horowitz45", "zcu102", "pivot_sim")
+#: DRAM technologies priced by the ASIC table (pJ/bit); ``auto`` = the table's default.
+DRAM_TECHNOLOGIES = ("auto", "ddr4", "lpddr4", "lpddr", "ddr3", "gddr5", "hbm2", "hmc")
 
 
 def _f(doc, *, range=None, choices=None, **kw):
@@ -122,6 +130,21 @@ class VectorConfig:
 
 
 @dataclass(frozen=True)
+class EnergyTableConfig:
+    """Which energy table prices the run, and entry overrides (see docs/energy.md)."""
+
+    name: str = _f("energy table: horowitz45 (ASIC, 45 nm), zcu102 (FPGA calibration "
+                   "profile), pivot_sim (PIVOT-Sim constants) or auto", choices=ENERGY_TABLES,
+                   default="auto")
+    dram: str = _f("DRAM technology priced per bit (ASIC tables)", choices=DRAM_TECHNOLOGIES,
+                   default="auto")
+    overrides: dict[str, float] = field(
+        default_factory=dict,
+        metadata={"doc": "table entries to replace, e.g. {mac_int8_pj: 0.3}",
+                  "range": (0.0, None)})
+
+
+@dataclass(frozen=True)
 class ArchConfig:
     """A whole accelerator design."""
 
@@ -134,8 +157,26 @@ class ArchConfig:
     dram: DramConfig = _f("off-chip DRAM")
     vector: VectorConfig = field(default_factory=VectorConfig, metadata={"doc": "vector unit"})
     description: str = _f("free text", default="")
+    platform: str = _f("asic, or an FPGA board whose resource budget is enforced (zcu102)",
+                       choices=PLATFORMS, default="asic")
+    energy_table: EnergyTableConfig = field(
+        default_factory=EnergyTableConfig, metadata={"doc": "energy table and overrides"})
 
     @property
     def peak_macs_per_cycle(self) -> int:
         """R x C MACs per cycle."""
         return self.array.rows * self.array.cols
+
+    def problems(self) -> list[str]:
+        """Cross-field rules of the whole design (energy table vs platform, override keys)."""
+        from sim.cost.tables import table_problems  # lazy: the tables are the cost model's data
+
+        return table_problems(self)
+
+    def check_platform(self) -> None:
+        """Raise :class:`~sim.errors.ResourceError` if the design does not fit its platform
+        (every resource used vs available); nothing to check for ``asic``."""
+        if self.platform != "asic":
+            from sim.hw.fpga import check_fits  # lazy: the mapping lives in hw/fpga
+
+            check_fits(self)

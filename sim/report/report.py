@@ -106,6 +106,10 @@ class Report:
         }).set_index("layer")
         df["latency_s"] = df["cycles"] / (self.arch.clock_mhz * 1e6)
         df = df.join(sums.drop(columns=["vector_cycles"]), how="left").reset_index()
+        if "energy_pj" in df:
+            df["energy_j"] = df["energy_pj"] * 1e-12
+            df["power_w"] = df["energy_j"] / df["latency_s"]
+            df["edp_js"] = df["energy_j"] * df["latency_s"]
         return df
 
     def to_dict(self) -> dict:
