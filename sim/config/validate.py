@@ -15,6 +15,7 @@ Field metadata understood by :func:`build`:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import types
 import typing
@@ -121,6 +122,13 @@ def _unwrap_optional(tp):
     return tp, False
 
 
+@functools.lru_cache(maxsize=None)
+def _hints(cls):
+    """Resolved field types of a dataclass (cached: resolving them is slow)."""
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    return typing.get_type_hints(cls), fields
+
+
 def build(cls, data, path: str, problems: Problems):
     """Build dataclass ``cls`` from mapping ``data``; append problems, never raise.
 
@@ -131,8 +139,7 @@ def build(cls, data, path: str, problems: Problems):
     if not isinstance(data, dict):
         problems.add(path or "<top>", data, f"a mapping with keys {_field_names(cls)}")
         return None
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    hints, fields = _hints(cls)
     for key in data:
         if key not in fields:
             problems.append(
