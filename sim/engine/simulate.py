@@ -7,7 +7,7 @@ import numpy as np
 from sim.config.schema import ArchConfig
 from sim.engine.compute import gemm_compute, vector_cycles
 from sim.errors import ConfigError
-from sim.hw.memory import MEMORY_KEYS, memory_for_gemms, no_memory
+from sim.hw.memory import MEMORY_KEYS, MEMORY_RATE_KEYS, memory_for_gemms, no_memory
 from sim.workload.lower import Ops
 
 __all__ = ["MODES", "simulate_ops", "GEMM_KEYS"]
@@ -27,7 +27,8 @@ def simulate_ops(arch: ArchConfig, ops: Ops, mode: str = "cycle") -> dict:
     Returns a dict of arrays, one entry per op (totals over the op's ``count``
     identical instances): every key of :data:`GEMM_KEYS` (0 for vector ops),
     ``vector_cycles``, ``total_cycles`` (= compute + stall + fill + drain + vector),
-    ``utilization`` and ``mapping_efficiency`` (per instance; 0 for vector ops).
+    ``utilization``, ``mapping_efficiency`` and the DRAM rates of
+    :data:`~sim.hw.memory.MEMORY_RATE_KEYS` (per instance; 0 for vector ops).
     """
     if mode not in MODES:
         raise ConfigError(f"mode must be one of {list(MODES)}, not {mode!r}")
@@ -41,9 +42,9 @@ def simulate_ops(arch: ArchConfig, ops: Ops, mode: str = "cycle") -> dict:
         full = np.zeros(len(ops), dtype=np.int64)
         full[g] = (comp[key] if key in comp else mem[key]) * count
         cols[key] = full
-    for key in ("utilization", "mapping_efficiency"):
+    for key in ("utilization", "mapping_efficiency") + MEMORY_RATE_KEYS:
         full = np.zeros(len(ops))
-        full[g] = comp[key]
+        full[g] = comp[key] if key in comp else mem[key]
         cols[key] = full
     cols["vector_cycles"] = vector_cycles(arch, ops)
     cols["total_cycles"] = (cols["compute_cycles"] + cols["stall_cycles"] + cols["fill_cycles"]
