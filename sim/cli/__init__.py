@@ -18,7 +18,9 @@ from sim.errors import VitsimError
 __all__ = ["main", "COMMAND_MODULES"]
 
 #: Modules that register sub-commands, in ``--help`` order.
-COMMAND_MODULES = ("run_cmd", "check_cmd", "sweep_cmd", "schedule_cmd", "plot_cmd")
+COMMAND_MODULES = (
+    "run_cmd", "check_cmd", "export_cmd", "sweep_cmd", "schedule_cmd", "plot_cmd",
+)
 
 
 class _Parser(argparse.ArgumentParser):

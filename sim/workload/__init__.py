@@ -18,3 +18,21 @@ __all__ = [
     "model_trace", "full_trace", "skip_attention", "drop_heads", "narrow_mlp",
     "prune_tokens", "tome_trace", "input_tokens", "Ops", "lower",
 ]
+
+
+# The torch side (vitsim[torch]) is imported on first use so ``import sim`` never imports
+# torch: ``sim.workload.export_trace``, ``sim.workload.transforms``, ``sim.workload.digits``.
+_LAZY = {"export_trace": "sim.workload.torch_export",
+         "export_traceset": "sim.workload.torch_export",
+         "model_spec": "sim.workload.torch_export",
+         "torch_export": None, "transforms": None, "digits": None}
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'sim.workload' has no attribute {name!r}")
+    import importlib
+
+    if _LAZY[name] is None:
+        return importlib.import_module(f"sim.workload.{name}")
+    return getattr(importlib.import_module(_LAZY[name]), name)

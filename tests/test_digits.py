@@ -1,0 +1,97 @@
+"""The digits ViT (sim.workload.digits): trained, accurate, cached, and its traces lower."""
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("timm")
+pytest.importorskip("sklearn")
+
+from sim.errors import ConfigError  # noqa: E402
+from sim.workload import full_trace, lower  # noqa: E402
+from sim.workload import transforms as T  # noqa: E402
+from sim.workload.digits import (  # noqa: E402
+    evaluate,
+    load_digits_data,
+    load_digits_vit,
+)
+from sim.workload.torch_export import export_trace  # noqa: E402
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def digits_cache(request, tmp_path_factory):
+    """pytest's cache dir (kept between sessions, so the ViT trains once per checkout);
+    a fresh tmp dir when the cache plugin is off."""
+    cache = getattr(request.config, "cache", None)
+    if cache is not None:
+        return cache.mkdir("vitsim_digits")
+    return tmp_path_factory.mktemp("vitsim_digits")
+
+
+@pytest.fixture(scope="session")
+def digits(digits_cache):
+    return load_digits_vit(seed=0, cache=digits_cache)
+
+
+def test_accuracy_at_least_90_percent(digits):
+    model, data = digits
+    acc = evaluate(model, data)
+    assert acc >= 0.90
+    assert acc == pytest.approx(model.vitsim_train_info["accuracy"])
+    assert len(data.y_test) == 360 and len(data.y_train) == 1437
+
+
+def test_cached_model_is_reused(digits, digits_cache):
+    model, _ = digits
+    again, _ = load_digits_vit(seed=0, cache=digits_cache)
+    assert again.vitsim_train_info == model.vitsim_train_info
+    for (k, a), b in zip(model.state_dict().items(), again.state_dict().values()):
+        assert torch.equal(a, b), k
+
+
+def test_split_is_deterministic():
+    a, b, c = load_digits_data(0), load_digits_data(0), load_digits_data(1)
+    assert torch.equal(a.x_test, b.x_test) and torch.equal(a.y_train, b.y_train)
+    assert not torch.equal(a.x_test, c.x_test)
+    assert abs(float(a.x_train.mean())) < 1e-5
+
+
+def _cycles(trace):
+    """Simulated cycles (``sim.simulate`` on zcu102), or the op count before it exists."""
+    import sim
+
+    if getattr(sim, "simulate", None) is None:
+        return len(lower(trace))
+    return sim.simulate(sim.load_arch("zcu102"), trace).summary["cycles"]
+
+
+def test_traces_of_pruned_digits_models(digits):
+    model, data = digits
+    x = data.x_test[:4]
+    t = export_trace(model, x)
+    assert (t.name, t.model.tokens, t.batch) == ("digits_vit", 17, 4)
+    assert t.layers == full_trace(t.model, 4).layers
+    variants = {
+        "pomt": T.pomt_prune(model, 2, 6),
+        "topk": T.topk_prune(model, 1, 9),
+        "tome": T.tome(model, 2),
+        "skip": T.skip_attention(model, [1, 3, 5]),
+        "heads": T.prune_heads(model, {i: 2 for i in range(6)}),
+    }
+    accs, cycles = {}, {"full": _cycles(t)}
+    for name, m in variants.items():
+        accs[name] = evaluate(m, data)
+        cycles[name] = _cycles(export_trace(m, x))
+    assert all(c > 0 for c in cycles.values())
+    assert cycles["skip"] < cycles["full"] and cycles["heads"] < cycles["full"]
+    assert export_trace(variants["pomt"], x).layers[3].tokens == 11
+    assert [lt.tokens for lt in export_trace(variants["tome"], x).layers] == \
+        [17, 15, 13, 11, 9, 7]
+    assert all(0.1 <= a <= 1.0 for a in accs.values())
+    assert accs["pomt"] >= 0.5  # pruning 6 of 16 patches keeps most of the accuracy
+
+
+def test_bad_seed():
+    with pytest.raises(ConfigError, match="seed must be an integer >= 0"):
+        load_digits_vit(seed=-1)
