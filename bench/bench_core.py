@@ -28,7 +28,7 @@ def main() -> None:
     rows = []
     for mode, target in (("analytic", 5e-3), ("cycle", 1.0)):
         sim.simulate(arch, deit_b, mode=mode)  # warm-up (JIT, caches)
-        t = median_time(lambda: sim.simulate(arch, deit_b, mode=mode), repeats=9,
+        t = median_time(lambda mode=mode: sim.simulate(arch, deit_b, mode=mode), repeats=9,
                         number=20 if mode == "analytic" else 1)
         rows.append((f"simulate DeiT-B, 32x32 os, {mode}", t, target))
     t = median_time(lambda: sim.simulate("zcu102", "workloads/deit_s.yaml"), repeats=9, number=5)

@@ -341,3 +341,23 @@ def test_md_fast_equals_gram_form():
         tt = (ft.T @ ft).pow(2).sum()
         for agg in ("mean", "sum"):
             torch.testing.assert_close(_md_fast(fs, (ft, tt), agg), md_loss(fs, ft, agg))
+
+
+def test_example_small(tmp_path, repo, capsys):
+    """examples/optin_digits.py --small runs end to end (digits model, importance, both
+    arches, measured accuracy, traces equal to the keep-sets)."""
+    pytest.importorskip("torch")
+    pytest.importorskip("timm")
+    pytest.importorskip("sklearn")
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("optin_example",
+                                                  repo / "examples" / "optin_digits.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    mod.main([str(tmp_path), "--small", "--arch", "edge_16x16"])
+    df = __import__("pandas").read_csv(tmp_path / "optin_digits.csv")
+    assert df["trace_ok"].all() and (tmp_path / "optin_digits.png").is_file()
+    assert set(df["method"]) >= {"optin-macs", "knapsack-latency"}
+    assert df["accuracy"].between(0, 1).all()
+    assert "importance:" in capsys.readouterr().out

@@ -122,7 +122,7 @@ def _unwrap_optional(tp):
     return tp, False
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _hints(cls):
     """Resolved field types of a dataclass (cached: resolving them is slow)."""
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
@@ -149,8 +149,11 @@ def build(cls, data, path: str, problems: Problems):
     for name, field in fields.items():
         key_path = prefix + name
         if name not in data:
-            if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
-                problems.append(f"{key_path}: missing required key ({field.metadata.get('doc', '')})".replace(" ()", ""))
+            required = (field.default is dataclasses.MISSING
+                        and field.default_factory is dataclasses.MISSING)
+            if required:
+                doc = field.metadata.get("doc")
+                problems.append(f"{key_path}: missing required key" + (f" ({doc})" if doc else ""))
             continue
         value = data[name]
         tp, optional = _unwrap_optional(hints[name])

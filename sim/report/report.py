@@ -20,6 +20,11 @@ SUM_KEYS = (
 )
 
 
+def _plain(values: dict) -> dict:
+    """numpy scalars to Python scalars."""
+    return {k: (v.item() if hasattr(v, "item") else v) for k, v in values.items()}
+
+
 def _layer_name(layer: int, depth: int) -> str:
     if layer == EMBED_LAYER:
         return "embed"
@@ -114,7 +119,7 @@ class Report:
 
     def to_dict(self) -> dict:
         """The summary as plain JSON-ready Python values."""
-        return {k: (v.item() if hasattr(v, "item") else v) for k, v in self.summary.items()}
+        return _plain(self.summary)
 
     def __repr__(self):
         s = self.summary
@@ -141,7 +146,7 @@ class OpResult:
 
     def to_dict(self) -> dict:
         """Plain JSON-ready dict."""
-        return {k: (v.item() if hasattr(v, "item") else v) for k, v in self._values.items()}
+        return _plain(self._values)
 
     def __repr__(self):
         v = self._values
