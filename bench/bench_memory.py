@@ -7,7 +7,8 @@ Usage::
 
 Timing: the whole DeiT-B trace on a 32x32 OS array in cycle mode (fold walk + memory),
 median of repeats after a warm-up, beside SCALE-Sim 3.0.0 on one 197x384x384 GEMM (32x32,
-USER mode, 32 words/cycle) when ``/work/scalesim-venv`` exists.
+USER mode, 32 words/cycle) when SCALE-Sim is installed (``$SCALESIM_PYTHON``, default
+``/work/scalesim-venv/bin/python``).
 
 ``--compare`` runs SCALE-Sim 3.0.0 in USER mode on :data:`USER_CASES` (1-8 words/cycle,
 SRAMs smaller than the operands; ~15 minutes on 2 cores) and prints ours vs theirs; the printed dict

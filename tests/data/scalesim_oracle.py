@@ -50,7 +50,7 @@ __all__ = [
     "scalesim_available",
 ]
 
-DEFAULT_PYTHON = "/work/scalesim-venv/bin/python"
+DEFAULT_PYTHON = os.environ.get("SCALESIM_PYTHON", "/work/scalesim-venv/bin/python")
 RUN_NAME = "oracle"
 #: Base addresses (words) of the ifmap, filter and ofmap operand spaces in the traces.
 OFFSETS = (0, 10_000_000, 20_000_000)
