@@ -8,8 +8,16 @@ from sim.config import ArchConfig, list_presets, load_arch, with_overrides
 from sim.errors import ConfigError, ResourceError, SimulationError, TraceError, VitsimError
 from sim.report import OpResult, Report
 from sim.workload import (
-    Trace, TraceSet, drop_heads, load_trace, model_trace, narrow_mlp, prune_tokens,
-    save_trace, skip_attention, tome_trace,
+    Trace,
+    TraceSet,
+    drop_heads,
+    load_trace,
+    model_trace,
+    narrow_mlp,
+    prune_tokens,
+    save_trace,
+    skip_attention,
+    tome_trace,
 )
 
 __version__ = "0.1.0"

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import sys
 
-from sim.cli.common import add_arch_args, add_json_arg, arch_from_args, emit_json
+from sim.cli.common import (
+    add_arch_args,
+    add_json_arg,
+    add_trace_args,
+    arch_from_args,
+    emit_json,
+    trace_from_args,
+)
 from sim.engine import MODES
 
 __all__ = ["register"]
@@ -13,11 +20,7 @@ __all__ = ["register"]
 def register(sub) -> None:
     run = sub.add_parser("run", help="simulate a ViT trace on an architecture")
     add_arch_args(run)
-    run.add_argument("--trace", required=True, help="trace file (YAML/JSON) or built-in model "
-                     "name (deit_t, deit_s, deit_b, lvvit_s, vit_l, dinov2_g)")
-    run.add_argument("--batch", type=int, default=None, help="batch for a built-in model name")
-    run.add_argument("--mode", choices=MODES, default="cycle",
-                     help="cycle: compute + memory stalls (default); analytic: compute only")
+    add_trace_args(run)
     run.add_argument("--out", help="write summary.json, ops.csv, layers.csv to this folder")
     run.add_argument("--format", action="append", choices=("csv", "json", "parquet"),
                      help="table formats for --out (repeatable; default csv)")
@@ -35,32 +38,12 @@ def register(sub) -> None:
     gemm.set_defaults(func=_gemm)
 
 
-def _load_trace(args):
-    from pathlib import Path
-
-    from sim.config.arch import data_dir
-    from sim.workload import MODEL_SPECS, load_trace, model_trace
-
-    path = Path(args.trace)
-    if not path.exists() and args.trace in MODEL_SPECS:
-        return model_trace(args.trace, batch=args.batch or 1)
-    shipped = data_dir("workloads") / path.name
-    if not path.exists() and shipped.is_file():  # e.g. workloads/deit_s.yaml from anywhere
-        path = shipped
-    trace = load_trace(path)
-    if args.batch is not None and args.batch != trace.batch:
-        import dataclasses
-
-        trace = dataclasses.replace(trace, batch=args.batch)
-    return trace
-
-
 def _run(args) -> int:
     from sim.api import simulate
     from sim.report import write_report
 
     arch = arch_from_args(args)
-    report = simulate(arch, _load_trace(args), mode=args.mode, trace_dir=args.trace_dir)
+    report = simulate(arch, trace_from_args(args), mode=args.mode, trace_dir=args.trace_dir)
     if args.out:
         write_report(report, args.out, formats=tuple(args.format or ("csv",)))
     if args.json:

@@ -53,15 +53,12 @@ def register(sub) -> None:
 
 
 def _trace(args):
-    from pathlib import Path
-
+    from sim.cli.common import trace_from_args
     from sim.errors import ConfigError
-    from sim.workload import MODEL_SPECS, load_trace, model_trace
+    from sim.workload import model_trace
 
     if args.trace:
-        if not Path(args.trace).exists() and args.trace in MODEL_SPECS:
-            return model_trace(args.trace, batch=args.batch or 1)
-        return load_trace(args.trace)
+        return trace_from_args(args)
     if not args.model:
         raise ConfigError("give --model (e.g. deit_s) or --trace FILE")
     return model_trace(args.model, batch=args.batch or 1)

@@ -1,11 +1,21 @@
 """Architecture configs: schema (frozen dataclasses), strict loader, presets."""
 
 from sim.config.arch import (
-    arch_from_dict, arch_hash, arch_to_dict, list_presets, load_arch, parse_override,
+    arch_from_dict,
+    arch_hash,
+    arch_to_dict,
+    list_presets,
+    load_arch,
+    parse_override,
     with_overrides,
 )
 from sim.config.schema import (
-    ArchConfig, ArrayConfig, DramConfig, MemoryConfig, VectorConfig, VectorCost,
+    ArchConfig,
+    ArrayConfig,
+    DramConfig,
+    MemoryConfig,
+    VectorConfig,
+    VectorCost,
 )
 
 __all__ = [

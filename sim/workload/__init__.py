@@ -2,14 +2,27 @@
 imported lazily so ``import sim`` never imports torch)."""
 
 from sim.workload.edit import (
-    drop_heads, full_trace, input_tokens, model_trace, narrow_mlp, prune_tokens,
-    skip_attention, tome_trace,
+    drop_heads,
+    full_trace,
+    input_tokens,
+    model_trace,
+    narrow_mlp,
+    prune_tokens,
+    skip_attention,
+    tome_trace,
 )
 from sim.workload.lower import Ops, lower
 from sim.workload.spec import MODEL_SPECS, ModelSpec, get_spec
 from sim.workload.trace import (
-    LayerTrace, PruneEvent, Trace, TraceSet, load_trace, save_trace, trace_from_dict,
-    trace_to_dict, validate_trace,
+    LayerTrace,
+    PruneEvent,
+    Trace,
+    TraceSet,
+    load_trace,
+    save_trace,
+    trace_from_dict,
+    trace_to_dict,
+    validate_trace,
 )
 
 __all__ = [

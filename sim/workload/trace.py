@@ -79,7 +79,7 @@ class Trace:
     layers: tuple
     name: str = ""
 
-    def replace_layers(self, layers, name=None) -> "Trace":
+    def replace_layers(self, layers, name=None) -> Trace:
         """A validated copy with new layers."""
         new = dataclasses.replace(self, layers=tuple(layers),
                                   name=self.name if name is None else name)
