@@ -117,3 +117,13 @@ def test_missing_required_key(tmp_path):
 def test_unknown_dataflow_never_falls_back():
     with pytest.raises(ConfigError, match="dataflow"):
         sim.load_arch("scalesim_32x32", overrides={"array.dataflow": "rs"})
+
+
+def test_config_reference_doc_in_sync(repo):
+    from sim.config.reference import config_reference
+
+    text = (repo / "docs" / "config.md").read_text()
+    assert text == config_reference(), "regenerate: python -c \"from sim.config.reference " \
+        "import config_reference; open('docs/config.md','w').write(config_reference())\""
+    for key in ("array.rows", "dram.bandwidth_gbps", "vector.cost.softmax", "platform"):
+        assert f"`{key}`" in text

@@ -44,7 +44,7 @@ class ArrayConfig:
 
     rows: int = _f("PE rows R", range=(1, 4096))
     cols: int = _f("PE columns C", range=(1, 4096))
-    dataflow: str = _f("os | ws | is (output/weight/input stationary)", choices=DATAFLOW_NAMES)
+    dataflow: str = _f("output, weight or input stationary", choices=DATAFLOW_NAMES)
     fold_overlap: bool = _f(
         "hide each fold's fill/drain behind the previous fold (pipelined array); "
         "false = SCALE-Sim-compatible", default=False)
