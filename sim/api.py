@@ -10,6 +10,7 @@ from sim.config import ArchConfig, load_arch
 from sim.cost import price
 from sim.engine import simulate_ops
 from sim.report import OpResult, Report
+from sim.report.report import run_latency_s
 from sim.workload import Ops, Trace, load_trace, lower
 
 __all__ = ["simulate", "simulate_gemm"]
@@ -43,12 +44,10 @@ def simulate(arch, trace, *, mode: str = "cycle", trace_dir=None) -> Report:
         trace = load_trace(trace)
     ops = lower(trace)
     cols = simulate_ops(arch, ops, mode)
-    report = Report(arch, trace, ops, cols, mode)
-    extra_cols, extra_summary = price(arch, ops, cols, report.summary["latency_s"],
-                                     batch=trace.batch)
-    if extra_cols or extra_summary:
-        cols.update(extra_cols)
-        report = Report(arch, trace, ops, cols, mode, extra_summary)
+    extra_cols, extra_summary = price(arch, ops, cols, run_latency_s(arch, ops, cols),
+                                      batch=trace.batch)
+    cols.update(extra_cols)
+    report = Report(arch, trace, ops, cols, mode, extra_summary)
     if trace_dir is not None:
         from sim.hw.address_trace import write_traces
 

@@ -43,9 +43,8 @@ def vector_cycles(arch: ArchConfig, ops: Ops) -> np.ndarray:
     GEMM ops get 0.  ``cost`` is ``arch.vector.cost.<vop>`` (cycles per element per lane).
     """
     v = arch.vector
-    out = np.zeros(len(ops), dtype=np.int64)
-    for i, vop in enumerate(ops.vop):
-        if vop:
-            beats = -(-int(ops.elements[i]) // v.lanes)
-            out[i] = int(np.ceil(beats * getattr(v.cost, vop))) + v.latency_cycles
-    return out
+    is_vec = ~ops.is_gemm
+    cost = np.array([getattr(v.cost, vop) if vop else 0.0 for vop in ops.vop])
+    beats = -(-ops.elements // v.lanes)
+    cycles = np.ceil(beats * cost).astype(np.int64) + v.latency_cycles
+    return np.where(is_vec, cycles, 0)

@@ -10,7 +10,7 @@ from sim.config.schema import ArchConfig
 from sim.workload.lower import EMBED_LAYER, Ops
 from sim.workload.trace import Trace
 
-__all__ = ["Report", "OpResult", "SUM_KEYS"]
+__all__ = ["Report", "OpResult", "SUM_KEYS", "layer_cycles", "run_latency_s"]
 
 #: Op columns that add up over ops, layers and the model.
 SUM_KEYS = (
@@ -18,6 +18,24 @@ SUM_KEYS = (
     "vector_cycles", "sram_ifmap_reads", "sram_filter_reads", "sram_ofmap_writes",
     "dram_ifmap_read_bytes", "dram_filter_read_bytes", "dram_ofmap_write_bytes",
 )
+
+
+def layer_cycles(arch: ArchConfig, ops: Ops, cols: dict):
+    """``(layer ids, array cycles, vector cycles, layer cycles)`` in layer order.
+
+    A layer takes array + vector cycles, or their max with ``vector.overlap: true``.
+    """
+    idx = ops.layer - EMBED_LAYER
+    size = int(idx.max()) + 1
+    vec = np.bincount(idx, weights=cols["vector_cycles"], minlength=size)
+    arr = np.bincount(idx, weights=cols["total_cycles"], minlength=size) - vec
+    both = np.maximum(arr, vec) if arch.vector.overlap else arr + vec
+    return np.arange(size) + EMBED_LAYER, arr, vec, both
+
+
+def run_latency_s(arch: ArchConfig, ops: Ops, cols: dict) -> float:
+    """Latency of the whole run, seconds (what ``Report.summary["latency_s"]`` says)."""
+    return int(round(layer_cycles(arch, ops, cols)[3].sum())) / (arch.clock_mhz * 1e6)
 
 
 def _plain(values: dict) -> dict:
@@ -49,17 +67,8 @@ class Report:
                  extra_summary: dict | None = None):
         self.arch, self.trace, self.mode = arch, trace, mode
         self._ops, self._cols = ops, cols
-        self._layer_cycles = self._per_layer_cycles()
+        self._layer_cycles = layer_cycles(arch, ops, cols)
         self.summary = self._summarise(extra_summary or {})
-
-    def _per_layer_cycles(self):
-        """``(layer ids, array cycles, vector cycles, layer cycles)`` in layer order."""
-        idx = self._ops.layer - EMBED_LAYER
-        size = int(idx.max()) + 1
-        vec = np.bincount(idx, weights=self._cols["vector_cycles"], minlength=size)
-        arr = np.bincount(idx, weights=self._cols["total_cycles"], minlength=size) - vec
-        both = np.maximum(arr, vec) if self.arch.vector.overlap else arr + vec
-        return np.arange(size) + EMBED_LAYER, arr, vec, both
 
     def _summarise(self, extra):
         a, c = self.arch, self._cols
