@@ -49,7 +49,7 @@ def simulate(arch, trace, *, mode: str = "cycle", trace_dir=None) -> Report:
     cols.update(extra_cols)
     report = Report(arch, trace, ops, cols, mode, extra_summary)
     if trace_dir is not None:
-        from sim.hw.address_trace import write_traces
+        from sim.engine.address_trace import write_traces
 
         write_traces(arch, ops, Path(trace_dir))
     return report

@@ -5,7 +5,8 @@ import pytest
 
 import sim
 from sim.config import load_arch
-from sim.hw.dataflow import DATAFLOWS, compute_cycles
+from sim.engine.compute import compute_cycles
+from sim.hw.dataflow import DATAFLOWS
 from sim.workload import lower
 
 # SCALE-Sim 3.0.0, CALC mode, DeiT-S/B layer at 197 tokens (shared/reference/scalesim.md §10):

@@ -17,13 +17,13 @@ from hypothesis import strategies as st
 
 from sim.config import arch_from_dict, load_arch
 from sim.engine import simulate_ops
-from sim.hw.dataflow import compute_cycles, get_dataflow
-from sim.hw.memory import MEMORY_KEYS, MEMORY_RATE_KEYS, memory_for_gemms
+from sim.engine.compute import compute_cycles, sram_counts
+from sim.engine.memory import MEMORY_KEYS, MEMORY_RATE_KEYS, memory_for_gemms
+from sim.engine.memory_reference import reference_for_arch
+from sim.hw.dataflow import get_dataflow
 from sim.workload import lower, model_trace
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from memory_reference import reference_for_arch  # noqa: E402
 
 DATA = HERE / "data"
 SETTINGS = settings(deadline=None, max_examples=150, derandomize=True,
@@ -244,7 +244,7 @@ def _read(path):
 
 
 def test_sram_traces_equal_scalesim_os(tmp_path):
-    from sim.hw.address_trace import write_gemm_traces
+    from sim.engine.address_trace import write_gemm_traces
 
     rec = json.loads((DATA / "scalesim_trace_os.json").read_text())["records"][0]
     assert rec["dataflow"] == "os" and rec["stall_cycles"] == 0
@@ -256,7 +256,7 @@ def test_sram_traces_equal_scalesim_os(tmp_path):
 
 
 def test_sram_trace_rows_equal_scalesim_deit_s_qkt(tmp_path):
-    from sim.hw.address_trace import write_gemm_traces
+    from sim.engine.address_trace import write_gemm_traces
 
     rec = json.loads((DATA / "scalesim_trace_os.json").read_text())["records"][1]
     arch = make_arch("os", rec["rows"], rec["cols"], kib=(256, 256, 128), bw=(INF, INF, INF))
@@ -268,7 +268,7 @@ def test_sram_trace_rows_equal_scalesim_deit_s_qkt(tmp_path):
 
 @pytest.mark.parametrize("df", ["os", "ws", "is"])
 def test_traces_agree_with_the_walk(tmp_path, df, monkeypatch):
-    import sim.hw.address_trace as at
+    import sim.engine.address_trace as at
 
     arch = make_arch(df, 4, 8, kib=(0.05, 0.08, 0.05), bw=(1.5, 2, 3), latency=2,
                      word_bytes=2)
@@ -283,10 +283,10 @@ def test_traces_agree_with_the_walk(tmp_path, df, monkeypatch):
     rows_ofmap = _read(big[("ofmap", "SRAM")])
     assert len(rows_ofmap) == comp                     # stalls shift stamps, add no rows
     assert rows_ofmap[-1][0] == comp - 1 + res["stall_cycles"]   # SCALE-Sim's relation
-    sram_counts = get_dataflow(df).sram_counts(m, n, k, 4, 8)
+    counts = sram_counts(df, m, n, k, 4, 8)
     for i, op in enumerate(("ifmap", "filter", "ofmap")):
         used = sum(x >= 0 for row in _read(big[(op, "SRAM")]) for x in row[1:])
-        assert used == sram_counts[i], op
+        assert used == counts[i], op
         words = sum(x >= 0 for row in _read(big[(op, "DRAM")]) for x in row[1:])
         key = {"ifmap": "dram_ifmap_read_bytes", "filter": "dram_filter_read_bytes",
                "ofmap": "dram_ofmap_write_bytes"}[op]
@@ -298,7 +298,7 @@ def test_traces_agree_with_the_walk(tmp_path, df, monkeypatch):
 def test_write_traces_for_lowered_ops(tmp_path):
     from dataclasses import replace
 
-    from sim.hw.address_trace import write_traces
+    from sim.engine.address_trace import write_traces
 
     ops = lower(model_trace("deit_t"))
     keep = np.flatnonzero(ops.is_gemm)[:2]

@@ -1,4 +1,4 @@
-"""The register-level PE array proves the closed forms of sim.hw.dataflow.
+"""The register-level PE array proves the closed forms of sim.engine.compute.
 
 For every dataflow, on random shapes and array sizes: the grid computes ``a @ b`` exactly
 and its last output-producing cycle (+1) equals ``compute_cycles``; on real SCALE-Sim 3.0.0
@@ -16,9 +16,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sim.engine.compute import compute_cycles
 from sim.engine.pe_array import PEArrayResult, simulate_pe_array
 from sim.errors import ConfigError, SimulationError, TraceError, VitsimError
-from sim.hw.dataflow import compute_cycles, get_dataflow
+from sim.hw.dataflow import get_dataflow
 
 DATA = Path(__file__).parent / "data"
 DATAFLOWS = ("os", "ws", "is")

@@ -6,8 +6,8 @@ import numpy as np
 
 from sim.config.schema import ArchConfig
 from sim.engine.compute import gemm_compute, vector_cycles
+from sim.engine.memory import MEMORY_KEYS, MEMORY_RATE_KEYS, memory_for_gemms, no_memory
 from sim.errors import ConfigError
-from sim.hw.memory import MEMORY_KEYS, MEMORY_RATE_KEYS, memory_for_gemms, no_memory
 from sim.workload.lower import Ops
 
 __all__ = ["MODES", "simulate_ops", "GEMM_KEYS"]
