@@ -45,7 +45,7 @@ def reference_sram_rows(dataflow, m, n, k, rows, cols, op):
     for fc, fr in _folds(dataflow, m, n, k, rows, cols):
         grid = [[-1] * ports for _ in range(per_fold)]
 
-        def put(cycle, port, i, j):
+        def put(cycle, port, i, j, grid=grid):
             grid[cycle][port] = _addr(op, i, j, m, n, k)
 
         if dataflow == "os":
