@@ -12,6 +12,7 @@ from sim.workload.edit import (
     tome_trace,
 )
 from sim.workload.lower import Ops, lower
+from sim.workload.resolve import as_trace, list_workloads, with_batch
 from sim.workload.spec import MODEL_SPECS, ModelSpec, get_spec
 from sim.workload.trace import (
     LayerTrace,
@@ -29,7 +30,8 @@ __all__ = [
     "ModelSpec", "MODEL_SPECS", "get_spec", "LayerTrace", "PruneEvent", "Trace", "TraceSet",
     "load_trace", "save_trace", "trace_from_dict", "trace_to_dict", "validate_trace",
     "model_trace", "full_trace", "skip_attention", "drop_heads", "narrow_mlp",
-    "prune_tokens", "tome_trace", "input_tokens", "Ops", "lower",
+    "prune_tokens", "tome_trace", "input_tokens", "Ops", "lower", "as_trace", "with_batch",
+    "list_workloads",
 ]
 
 
