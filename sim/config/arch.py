@@ -90,14 +90,15 @@ def as_arch(x, overrides: dict | None = None) -> ArchConfig:
     if isinstance(x, ArchConfig):
         return with_overrides(x, overrides or {})
     path = Path(x)
-    if not path.is_file():
+    if not path.is_file() and path.parent == Path("."):
         preset = data_dir("arch_configs") / (path.name if path.suffix else f"{path.name}.yaml")
-        if path.parent != Path(".") or not preset.is_file():
+        if preset.is_file():
+            path = preset
+        elif not path.suffix:
             raise ConfigError(
                 f"{str(x)[:200]!r} is neither an arch file nor a preset; "
                 f"presets are {list_presets()}"
             )
-        path = preset
     data = read_yaml(path, ConfigError)
     return arch_from_dict(data, source=str(x), overrides=overrides)
 

@@ -45,12 +45,14 @@ def as_trace(x, batch=None) -> Trace:
     else:
         path = Path(x)
         shipped = data_dir("workloads") / (path.name if path.suffix else f"{path.name}.yaml")
-        if path.is_file():
+        if path.is_file() or path.parent != Path("."):
             trace = load_trace(path)
-        elif path.parent == Path(".") and shipped.is_file():
+        elif shipped.is_file():
             trace = load_trace(shipped)
         elif str(x) in MODEL_SPECS:
             trace = model_trace(str(x))
+        elif path.suffix:
+            trace = load_trace(path)  # a missing file: "file not found"
         else:
             raise TraceError(
                 f"{str(x)[:200]!r} is neither a trace file, a shipped workload nor a "
