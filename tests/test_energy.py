@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 import sim
 from sim.config.schema import ENERGY_TABLES
 from sim.cost import COMPONENTS, list_tables, load_table, resolve_design
-from sim.report import action_counts, layer_energy
 from sim.errors import ConfigError
+from sim.report import action_counts, layer_energy
 
 PIVOT_LOW = [1, 3, 5, 7, 9, 11, 13, 15]
 

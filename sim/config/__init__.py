@@ -2,9 +2,9 @@
 
 from sim.config.arch import (
     arch_from_dict,
-    as_arch,
     arch_hash,
     arch_to_dict,
+    as_arch,
     list_presets,
     load_arch,
     parse_override,

@@ -26,7 +26,8 @@ def format_report(report, ops: bool = False) -> str:
     ]
     keys = [k for k in ("cycles", "latency_s", "throughput_ips", "compute_cycles",
                         "stall_cycles", "vector_cycles", "macs", "utilization",
-                        "mapping_efficiency", "energy_j", "power_w", "edp_per_inference_js") if k in s]
+                        "mapping_efficiency", "energy_j", "power_w", "edp_per_inference_js")
+            if k in s]
     width = max(map(len, keys))
     lines += [f"  {k:<{width}}  {_fmt(s[k])}" for k in keys]
     if "energy_source" in s:
