@@ -9,7 +9,6 @@ import numpy as np
 from sim.config import as_arch
 from sim.cost import price, resolve_design
 from sim.engine import simulate_ops
-from sim.engine.address_trace import write_traces
 from sim.errors import ConfigError
 from sim.report import OpResult, Report
 from sim.workload import Ops, as_trace, lower
@@ -44,6 +43,8 @@ def simulate(arch, trace, *, mode: str = "cycle", trace_dir=None) -> Report:
     energy = price(design, ops, timing, batch=trace.batch)
     report = Report(design, trace, ops, timing, energy, mode)
     if trace_dir is not None:
+        from sim.engine.address_trace import write_traces  # numba, only when asked
+
         write_traces(design.arch, ops, Path(trace_dir))
     return report
 

@@ -75,9 +75,18 @@ def test_import_sim_is_light():
             "for m in pkgutil.walk_packages(sim.__path__, 'sim.'):\n"
             f"    if not m.name.startswith({TORCH_SIDE!r}) and m.name != 'sim.__main__':\n"
             "        importlib.import_module(m.name)\n"
-            "sim.simulate('zcu102', 'deit_t')\n"
             f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_analytic_run_never_loads_numba():
+    code = ("import sys, sim\n"
+            "sim.simulate('zcu102', 'deit_s', mode='analytic')\n"
+            "print('numba' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "False"

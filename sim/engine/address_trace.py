@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sim.engine._kernels import layout as L
 from sim.engine._kernels import memory as _km
 from sim.engine._kernels import trace as _kt
 from sim.engine.memory import memory_params
@@ -90,7 +91,7 @@ def write_gemm_traces(arch, m: int, n: int, k: int, out_dir, prefix: str = "") -
     df = get_dataflow(a.dataflow)
     nfold = int(df.folds(m, n, k, a.rows, a.cols))
     geom = trace_geometry(arch, m, n, k)
-    per_fold = int(geom[_kt.G_PER_FOLD])
+    per_fold = int(geom[L.G_PER_FOLD])
     params = memory_params(arch)
     starts = np.zeros(nfold, dtype=np.int64)
     events = np.zeros((3 * nfold + 2, 5), dtype=np.int64)

@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.engine._kernels import memory as _k
+from sim.engine._kernels import layout as L
 from sim.hw.dataflow import get_dataflow
 from sim.hw.memory import memory_hierarchy
 
@@ -65,18 +65,18 @@ MEMORY_KEYS = (
 MEMORY_RATE_KEYS = ("dram_avg_bytes_per_cycle", "dram_peak_bytes_per_cycle")
 
 def memory_params(arch) -> np.ndarray:
-    """The kernel's ``params`` vector for ``arch`` (see :mod:`sim.engine._kernels.memory`)."""
+    """The kernel's ``params`` vector for ``arch`` (layout in :mod:`sim.engine._kernels.memory`)."""
     a = arch.array
     h = memory_hierarchy(arch)
-    p = np.zeros(_k.N_PARAMS)
-    p[_k.P_ROWS], p[_k.P_COLS] = a.rows, a.cols
-    p[_k.P_DIMS:_k.P_DIMS + 4] = get_dataflow(a.dataflow).dims_vector
-    p[_k.P_OVERLAP] = 1.0 if a.fold_overlap else 0.0
-    p[_k.P_BW_I], p[_k.P_BW_F], p[_k.P_BW_O] = h.bytes_per_cycle
-    p[_k.P_SHARED] = 1.0 if h.shared else 0.0
-    p[_k.P_LAT] = h.latency_cycles
-    p[_k.P_HALF_I], p[_k.P_HALF_F], p[_k.P_HALF_O] = h.half_words
-    p[_k.P_WORD] = h.word_bytes
+    p = np.zeros(L.N_PARAMS)
+    p[L.P_ROWS], p[L.P_COLS] = a.rows, a.cols
+    p[L.P_DIMS:L.P_DIMS + 4] = get_dataflow(a.dataflow).dims_vector
+    p[L.P_OVERLAP] = 1.0 if a.fold_overlap else 0.0
+    p[L.P_BW_I], p[L.P_BW_F], p[L.P_BW_O] = h.bytes_per_cycle
+    p[L.P_SHARED] = 1.0 if h.shared else 0.0
+    p[L.P_LAT] = h.latency_cycles
+    p[L.P_HALF_I], p[L.P_HALF_F], p[L.P_HALF_O] = h.half_words
+    p[L.P_WORD] = h.word_bytes
     return p
 
 
@@ -109,6 +109,8 @@ def memory_for_gemms(arch, m, n, k) -> dict:
     out_i = np.zeros((size, len(MEMORY_KEYS)), dtype=np.int64)
     out_f = np.zeros((size, len(MEMORY_RATE_KEYS)))
     if size:
+        from sim.engine._kernels import memory as _k  # numba, on the first cycle-mode run
+
         _k.memory_walk(m, n, k, memory_params(arch), out_i, out_f)
     res = {key: out_i[:, i].copy() for i, key in enumerate(MEMORY_KEYS)}
     res.update({key: out_f[:, i].copy() for i, key in enumerate(MEMORY_RATE_KEYS)})

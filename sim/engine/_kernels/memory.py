@@ -33,12 +33,22 @@ import numpy as np
 
 from sim.engine._kernels import jit
 from sim.engine._kernels.dataflow import first_use, fold_dims, spans, tile_key, tile_words
+from sim.engine._kernels.layout import (
+    P_BW_F,
+    P_BW_I,
+    P_BW_O,
+    P_COLS,
+    P_DIMS,
+    P_HALF_F,
+    P_HALF_I,
+    P_HALF_O,
+    P_LAT,
+    P_OVERLAP,
+    P_ROWS,
+    P_SHARED,
+    P_WORD,
+)
 
-#: Index of the ``params`` entries (kept in one table, see module docstring).
-P_ROWS, P_COLS, P_DIMS, P_OVERLAP = 0, 1, 2, 6
-P_BW_I, P_BW_F, P_BW_O, P_SHARED, P_LAT = 7, 8, 9, 10, 11
-P_HALF_I, P_HALF_F, P_HALF_O, P_WORD = 12, 13, 14, 15
-N_PARAMS = 16
 #: Slack subtracted before ``ceil`` so that e.g. 96 / 3.2 transfers in 30 cycles, not 31.
 XFER_EPS = 1e-9
 

@@ -26,9 +26,20 @@ import numpy as np
 
 from sim.engine._kernels import jit
 from sim.engine._kernels.dataflow import extent, spans
+from sim.engine._kernels.layout import (
+    G_C,
+    G_DIMS,
+    G_K,
+    G_M,
+    G_N,
+    G_NFR,
+    G_OFF_F,
+    G_OFF_I,
+    G_OFF_O,
+    G_PER_FOLD,
+    G_R,
+)
 
-G_R, G_C, G_M, G_N, G_K, G_PER_FOLD, G_OFF_I, G_OFF_F, G_OFF_O, G_NFR, G_DIMS = range(11)
-G_SIZE = G_DIMS + 4
 #: Each operand's dims in address order: A[m, k], B[k, n], C[m, n].
 OPERAND_AXES = np.array([[0, 2], [2, 1], [0, 1]], dtype=np.int64)
 
