@@ -210,7 +210,7 @@ def test_engine_reports_memory_columns():
         "dram.ofmap_bytes_per_cycle": 4})
     assert arch.dram.ifmap_bytes_per_cycle == 4
     ops = lower(model_trace("deit_s"))
-    cols = simulate_ops(arch, ops, "cycle")
+    cols = simulate_ops(arch, ops, "cycle").ops
     for key in MEMORY_KEYS + MEMORY_RATE_KEYS:
         assert key in cols
     assert cols["stall_cycles"].sum() > 0
@@ -220,7 +220,7 @@ def test_engine_reports_memory_columns():
     assert (cols["dram_peak_bytes_per_cycle"][g] > 0).all()
     assert (cols["dram_avg_bytes_per_cycle"][~g] == 0).all()
     assert (cols["dram_ifmap_read_bytes"][~g] == 0).all()
-    analytic = simulate_ops(arch, ops, "analytic")
+    analytic = simulate_ops(arch, ops, "analytic").ops
     assert analytic["stall_cycles"].sum() == 0
 
 
