@@ -12,7 +12,7 @@ import yaml
 
 from sim.config.schema import ArchConfig
 from sim.config.validate import Problems, build, read_yaml
-from sim.errors import ConfigError
+from sim.errors import ConfigError, short_repr
 
 __all__ = [
     "as_arch", "load_arch", "arch_from_dict", "arch_to_dict", "with_overrides", "arch_hash",
@@ -96,7 +96,7 @@ def as_arch(x, overrides: dict | None = None) -> ArchConfig:
             path = preset
         elif not path.suffix:
             raise ConfigError(
-                f"{str(x)[:200]!r} is neither an arch file nor a preset; "
+                f"{short_repr(str(x))} is neither an arch file nor a preset; "
                 f"presets are {list_presets()}"
             )
     data = read_yaml(path, ConfigError)

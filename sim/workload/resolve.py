@@ -6,7 +6,7 @@ import dataclasses
 from pathlib import Path
 
 from sim.config.arch import data_dir
-from sim.errors import TraceError
+from sim.errors import TraceError, short_repr
 from sim.workload.edit import model_trace
 from sim.workload.spec import MODEL_SPECS
 from sim.workload.trace import Trace, load_trace
@@ -22,7 +22,7 @@ def list_workloads() -> list[str]:
 def with_batch(trace: Trace, batch) -> Trace:
     """``trace`` with another batch; ``batch`` must be an integer >= 1."""
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise TraceError(f"batch = {str(batch)[:200]!r}; must be an integer >= 1")
+        raise TraceError(f"batch = {short_repr(batch)}; must be an integer >= 1")
     return trace if batch == trace.batch else dataclasses.replace(trace, batch=batch)
 
 
@@ -55,7 +55,7 @@ def as_trace(x, batch=None) -> Trace:
             trace = load_trace(path)  # a missing file: "file not found"
         else:
             raise TraceError(
-                f"{str(x)[:200]!r} is neither a trace file, a shipped workload nor a "
+                f"{short_repr(str(x))} is neither a trace file, a shipped workload nor a "
                 f"built-in model; workloads are {list_workloads()}, models are "
                 f"{sorted(MODEL_SPECS)}")
     return trace if batch is None else with_batch(trace, batch)
