@@ -90,3 +90,22 @@ def test_analytic_run_never_loads_numba():
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "False"
+
+
+def test_platform_and_table_names_agree_with_their_data():
+    from sim.config.schema import AUTO_ENERGY_TABLE, ENERGY_TABLES, FPGA_PLATFORMS, PLATFORMS
+    from sim.cost import list_tables
+    from sim.hw.fpga import DEVICES
+
+    assert set(FPGA_PLATFORMS) == set(DEVICES)
+    assert set(ENERGY_TABLES) - {"auto"} == set(list_tables())
+    assert set(AUTO_ENERGY_TABLE) == set(PLATFORMS)
+    assert set(AUTO_ENERGY_TABLE.values()) <= set(list_tables())
+
+
+def test_dataflow_codes_are_the_schema_order():
+    from sim.config.schema import DATAFLOW_NAMES
+    from sim.hw.dataflow import DATAFLOWS
+
+    assert [(name, d.code) for name, d in DATAFLOWS.items()] == [
+        (name, i) for i, name in enumerate(DATAFLOW_NAMES)]

@@ -31,8 +31,7 @@ import numpy as np
 from sim.config.schema import DATAFLOW_NAMES
 from sim.errors import ConfigError
 
-__all__ = ["Dataflow", "DATAFLOWS", "DIM_NAMES", "OPERANDS", "OPERAND_DIMS", "get_dataflow",
-           "dataflow_by_code"]
+__all__ = ["Dataflow", "DATAFLOWS", "DIM_NAMES", "OPERANDS", "OPERAND_DIMS", "get_dataflow"]
 
 #: GEMM dimensions, in the order of every dims vector: index 0 ``m``, 1 ``n``, 2 ``k``.
 DIM_NAMES = ("m", "n", "k")
@@ -118,7 +117,3 @@ def get_dataflow(name: str) -> Dataflow:
             f"dataflow must be one of {sorted(DATAFLOWS)}, not {name!r}"
         ) from None
 
-
-def dataflow_by_code(code: int) -> Dataflow:
-    """The dataflow whose :attr:`Dataflow.code` is ``code``."""
-    return next(d for d in DATAFLOWS.values() if d.code == int(code))
