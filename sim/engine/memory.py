@@ -51,10 +51,16 @@ from __future__ import annotations
 import numpy as np
 
 from sim.engine._kernels import layout as L
+from sim.errors import SimulationError
 from sim.hw.dataflow import get_dataflow
 from sim.hw.memory import memory_hierarchy
 
-__all__ = ["MEMORY_KEYS", "MEMORY_RATE_KEYS", "memory_for_gemms", "no_memory", "memory_params"]
+__all__ = ["MEMORY_KEYS", "MEMORY_RATE_KEYS", "memory_for_gemms", "no_memory", "memory_params",
+           "MAX_WALK_FOLDS"]
+
+#: Most folds one GEMM may have in cycle mode: the walk keeps 8 bytes per fold (256 MiB
+#: here) and takes ~30 ns per fold, so a larger GEMM is refused, not run for minutes.
+MAX_WALK_FOLDS = 1 << 25
 
 #: Per-GEMM-instance results of the memory model (int64 arrays, summable over count).
 MEMORY_KEYS = (
@@ -101,11 +107,25 @@ def memory_for_gemms(arch, m, n, k) -> dict:
     dict
         int64 arrays for :data:`MEMORY_KEYS` (cycles, bytes) and float64 arrays for
         :data:`MEMORY_RATE_KEYS` (bytes per cycle), one entry per instance.
+
+    Raises
+    ------
+    SimulationError
+        A GEMM has more than :data:`MAX_WALK_FOLDS` folds.
     """
     m = np.ascontiguousarray(m, dtype=np.int64)
     n = np.ascontiguousarray(n, dtype=np.int64)
     k = np.ascontiguousarray(k, dtype=np.int64)
     size = len(m)
+    if size:
+        df = get_dataflow(arch.array.dataflow)
+        folds = df.folds(m, n, k, arch.array.rows, arch.array.cols)
+        worst = int(np.argmax(folds))
+        if folds[worst] > MAX_WALK_FOLDS:
+            raise SimulationError(
+                f"GEMM (M, N, K) = ({m[worst]}, {n[worst]}, {k[worst]}) has "
+                f"{folds[worst]:,} folds on the {arch.array.rows}x{arch.array.cols} array; "
+                f"cycle mode walks at most {MAX_WALK_FOLDS:,} per GEMM: use --mode analytic")
     out_i = np.zeros((size, len(MEMORY_KEYS)), dtype=np.int64)
     out_f = np.zeros((size, len(MEMORY_RATE_KEYS)))
     if size:

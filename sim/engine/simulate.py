@@ -9,8 +9,10 @@ import numpy as np
 from sim.config.schema import ArchConfig
 from sim.engine.compute import gemm_compute, vector_cycles
 from sim.engine.memory import MEMORY_KEYS, MEMORY_RATE_KEYS, memory_for_gemms, no_memory
-from sim.errors import ConfigError
-from sim.workload.lower import EMBED_LAYER, Ops
+from sim.errors import ConfigError, SimulationError
+from sim.hw.dataflow import get_dataflow
+from sim.hw.memory import memory_hierarchy
+from sim.workload.lower import EMBED_LAYER, INT64_MAX, Ops
 
 __all__ = ["MODES", "GEMM_KEYS", "SUM_KEYS", "RATE_KEYS", "Timing", "simulate_ops",
            "layer_cycles"]
@@ -74,10 +76,74 @@ def layer_cycles(arch: ArchConfig, ops: Ops, total_cycles, vec_cycles):
     return np.arange(size, dtype=np.int64) + EMBED_LAYER, arr, vec, both
 
 
+def count_bound(arch: ArchConfig, m, n, k, count, elements, mode: str):
+    """Upper bounds (float64) of every count the engine computes for a GEMM ``(m, n, k)``
+    run ``count`` times and for a vector op of ``elements``: ``(gemm bound, vector bound)``.
+
+    Each of a GEMM's cycles, accesses and bytes (totals over ``count``) is at most its
+    bound; cycle mode adds the memory walk's time: every fold moves at most its three
+    tiles, each at the slowest interface, plus the DRAM latency per transfer.
+    Both bounds grow with every argument, so the bound of the largest sizes bounds all.
+    """
+    # floats for the quick scalar check, float64 arrays op by op (same formulas)
+    fl = (lambda x: np.asarray(x, dtype=np.float64)) if np.ndim(m) else float
+    big = np.maximum if np.ndim(m) else max
+    m, n, k, count, elements = (fl(x) for x in (m, n, k, count, elements))
+    a = arch.array
+    df = get_dataflow(a.dataflow)
+    sr, sc, t = df.dims(m, n, k)
+    folds = -(-sr // a.rows) * -(-sc // a.cols)
+    per_fold = (1 + df.preload_rows) * a.rows + a.cols + t
+    gemm = big(m * n * k, folds * per_fold)
+    if mode == "cycle":
+        h = memory_hierarchy(arch)
+        # a fold's tiles span two of (R, C, T) each: R*T + C*T + R*C words at most
+        moved = h.word_bytes * (a.rows * t + a.cols * t + a.rows * a.cols) * (folds + 1)
+        slowest = min(h.bytes_per_cycle)
+        xfer = moved / slowest if slowest < float("inf") else 0.0
+        gemm = big(gemm, 8 * moved + xfer + 3 * (folds + 1) * (h.latency_cycles + 1)
+                   + folds * per_fold)
+    cost = max(vars(arch.vector.cost).values())
+    vec = (elements / arch.vector.lanes + 1) * cost + (arch.vector.latency_cycles + 1)
+    return gemm * count, vec
+
+
+def _check_int64(arch: ArchConfig, ops: Ops, mode: str) -> None:
+    """Refuse a run whose counts could pass 2^63 - 1 (never a silently wrong number).
+
+    A quick bound from the largest sizes clears every ordinary run in microseconds; only
+    a run that fails it is bounded op by op.
+    """
+    limit = INT64_MAX * (1 - 1e-9)
+    if not len(ops):
+        return
+    sizes = (ops.m, ops.n, ops.k, ops.count, ops.elements)
+    quick = count_bound(arch, *(float(x.max()) for x in sizes), mode)
+    if len(ops) * (quick[0] + quick[1]) < limit:
+        return
+    gemm, vec = count_bound(arch, *sizes, mode)
+    bound = np.where(ops.is_gemm, gemm, vec)
+    if bound.sum() < limit:
+        return
+    i = int(np.argmax(bound))
+    raise SimulationError(
+        f"{arch.name}: this run's counts may pass 2^63 - 1, the most an exact int64 holds "
+        f"(op {ops.op[i]!r} of layer {int(ops.layer[i])} alone: up to {bound[i]:.3g}); use "
+        f"a smaller workload or batch" + (", or --mode analytic" if mode == "cycle" else ""))
+
+
 def simulate_ops(arch: ArchConfig, ops: Ops, mode: str = "cycle") -> Timing:
-    """Cycles and access counts of every op, per layer and for the whole run."""
+    """Cycles and access counts of every op, per layer and for the whole run.
+
+    Raises
+    ------
+    SimulationError
+        A count could exceed 2^63 - 1, or (cycle mode) a GEMM has more folds than the
+        memory walk takes.
+    """
     if mode not in MODES:
         raise ConfigError(f"mode must be one of {list(MODES)}, not {mode!r}")
+    _check_int64(arch, ops, mode)
     g = ops.is_gemm
     m, n, k = ops.m[g], ops.n[g], ops.k[g]
     comp = gemm_compute(arch, m, n, k)
