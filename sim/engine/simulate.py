@@ -94,7 +94,7 @@ def count_bound(arch: ArchConfig, m, n, k, count, elements, mode: str):
     sr, sc, t = df.dims(m, n, k)
     folds = -(-sr // a.rows) * -(-sc // a.cols)
     per_fold = (1 + df.preload_rows) * a.rows + a.cols + t
-    gemm = big(m * n * k, folds * per_fold)
+    gemm = big(m * n * k, (folds + 1) * per_fold)  # + 1: the fold_overlap tail
     if mode == "cycle":
         h = memory_hierarchy(arch)
         # a fold's tiles span two of (R, C, T) each: R*T + C*T + R*C words at most
@@ -102,7 +102,7 @@ def count_bound(arch: ArchConfig, m, n, k, count, elements, mode: str):
         slowest = min(h.bytes_per_cycle)
         xfer = moved / slowest if slowest < float("inf") else 0.0
         gemm = big(gemm, 8 * moved + xfer + 3 * (folds + 1) * (h.latency_cycles + 1)
-                   + folds * per_fold)
+                   + (folds + 1) * per_fold)
     cost = max(vars(arch.vector.cost).values())
     vec = (elements / arch.vector.lanes + 1) * cost + (arch.vector.latency_cycles + 1)
     return gemm * count, vec
