@@ -87,31 +87,39 @@ class Report:
             df[key] = values
         return df
 
+    def layer_columns(self) -> dict:
+        """Per-layer columns as numpy arrays (what :attr:`layers` tabulates): ``layer``,
+        ``name``, ``array_cycles``, ``vector_cycles``, ``cycles``, ``latency_s``, the sums
+        of every :data:`~sim.engine.SUM_KEYS` count but vector cycles, ``energy_pj``,
+        ``energy_<component>_pj``, ``energy_j``, ``energy_<component>_j``, ``power_w``
+        and ``edp_batch_js``."""
+        t = self.timing
+        idx = self._ops.layer - EMBED_LAYER
+        cols = {"layer": t.layer_ids,
+                "name": [_layer_name(i, self.trace.model.depth) for i in t.layer_ids],
+                "array_cycles": t.array_cycles, "vector_cycles": t.vector_cycles,
+                "cycles": t.layer_cycles, "latency_s": t.layer_cycles / self.arch.clock_hz}
+        for key in SUM_KEYS:
+            if key != "vector_cycles":
+                total = np.zeros(len(t.layer_ids), dtype=np.int64)
+                np.add.at(total, idx, t.ops[key])
+                cols[key] = total
+        for c in [f"energy_{c}" for c in COMPONENTS] + ["energy"]:
+            pj = np.bincount(idx, weights=self.energy.ops[f"{c}_pj"], minlength=len(idx))
+            cols[f"{c}_pj"] = pj[:len(t.layer_ids)]
+        for c in ["energy"] + [f"energy_{c}" for c in COMPONENTS]:
+            cols[f"{c}_j"] = cols[f"{c}_pj"] * 1e-12
+        lat, e = cols["latency_s"], cols["energy_j"]
+        cols["power_w"] = np.divide(e, lat, out=np.zeros_like(e), where=lat > 0)
+        cols["edp_batch_js"] = e * lat
+        return cols
+
     @cached_property
     def layers(self):
-        """Per-layer table (pandas DataFrame): cycles, latency, summed counts and energy
-        (``energy_j``, ``energy_<component>_j``, ``power_w``, ``edp_batch_js``)."""
+        """Per-layer table (pandas DataFrame) of :meth:`layer_columns`."""
         import pandas as pd
 
-        t = self.timing
-        energy_cols = [f"energy_{c}_pj" for c in COMPONENTS] + ["energy_pj"]
-        sums = self.ops.groupby("layer")[[k for k in SUM_KEYS if k != "vector_cycles"]
-                                         + energy_cols].sum()
-        df = pd.DataFrame({
-            "layer": t.layer_ids,
-            "name": [_layer_name(i, self.trace.model.depth) for i in t.layer_ids],
-            "array_cycles": t.array_cycles, "vector_cycles": t.vector_cycles,
-            "cycles": t.layer_cycles,
-        }).set_index("layer")
-        df["latency_s"] = df["cycles"] / self.arch.clock_hz
-        df = df.join(sums, how="left").reset_index()
-        df["energy_j"] = df["energy_pj"] * 1e-12
-        for c in COMPONENTS:
-            df[f"energy_{c}_j"] = df[f"energy_{c}_pj"] * 1e-12
-        lat, e = df["latency_s"].to_numpy(), df["energy_j"].to_numpy()
-        df["power_w"] = np.divide(e, lat, out=np.zeros_like(e), where=lat > 0)
-        df["edp_batch_js"] = e * lat
-        return df
+        return pd.DataFrame(self.layer_columns())
 
     def to_dict(self) -> dict:
         """The summary as plain JSON-ready Python values."""
