@@ -34,8 +34,8 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 
 import sim  # noqa: E402
-from sim.search.efforts import make_effort, save_efforts  # noqa: E402
 from sim.search.pivot import cascade_curve, pivot_search, search_cascades  # noqa: E402
+from sim.search.pivot.efforts import make_effort, save_efforts  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 LVVIT_ARCHS = ("pivot_zcu102", "zcu102")
@@ -93,9 +93,9 @@ def digits_pipeline(out: Path, small: bool, lec: float, acc_drop: float, seed: i
         plot_path_scores,
     )
     from sim.search import pivot_cka as pc
-    from sim.workload.digits import load_digits_vit
-    from sim.workload.torch_export import export_trace
-    from sim.workload.transforms import skip_attention
+    from sim.torch.digits import load_digits_vit
+    from sim.torch.export import export_trace
+    from sim.torch.transforms import skip_attention
 
     torch.set_num_threads(1)
     t0 = time.perf_counter()

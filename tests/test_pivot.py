@@ -10,13 +10,13 @@ import pytest
 
 import sim
 from sim.errors import ConfigError, VitsimError
-from sim.search.efforts import load_efforts, make_effort, save_efforts
 from sim.search.pivot import (
     accuracy_edp_front,
     cascade_curve,
     class_mean_entropy,
     pivot_search,
 )
+from sim.search.pivot.efforts import load_efforts, make_effort, save_efforts
 
 HAND = "tests/data/pivot_efforts_hand.yaml"
 

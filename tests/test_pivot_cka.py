@@ -92,9 +92,9 @@ def test_paths():
 
 def test_effort_from_model(vit, calib):
     """skip_attention -> finetune -> outputs -> trace: the parts a user runs per effort."""
-    from sim.search.efforts import make_effort
-    from sim.workload.torch_export import export_trace
-    from sim.workload.transforms import skip_attention
+    from sim.search.pivot.efforts import make_effort
+    from sim.torch.export import export_trace
+    from sim.torch.transforms import skip_attention
 
     x, y = calib
     low = skip_attention(vit, [1, 3])
@@ -112,9 +112,9 @@ def test_digits_example_small(tmp_path, repo):
     """The whole pipeline on the digits ViT, small settings."""
     pytest.importorskip("sklearn")
     try:
-        import sim.workload.digits  # noqa: F401
+        import sim.torch.digits  # noqa: F401
     except ImportError:
-        pytest.skip("sim.workload.digits not available")
+        pytest.skip("sim.torch.digits not available")
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("pivot_digits",

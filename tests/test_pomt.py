@@ -15,8 +15,8 @@ import sim
 from sim.errors import ConfigError, TraceError
 from sim.hw.dataflow import get_dataflow
 from sim.search.pomt import choose, choose_joint, deployed_trace, find_steps, latency_curve
-from sim.search.pomt_accuracy import default_accuracy_path, load_accuracy, resolve_accuracy
-from sim.search.pomt_compare import compare, match_tome, match_topk, mean_tokens, topk_trace
+from sim.search.pomt.accuracy import default_accuracy_path, load_accuracy, resolve_accuracy
+from sim.search.pomt.compare import compare, match_tome, match_topk, mean_tokens, topk_trace
 from sim.workload import input_tokens, lower
 
 
@@ -254,11 +254,11 @@ def test_digits_accuracy_source(arch32, deit_s, tmp_path):
     pytest.importorskip("torch")
     pytest.importorskip("timm")
     pytest.importorskip("sklearn")
-    if importlib.util.find_spec("sim.workload.digits") is None or \
-            importlib.util.find_spec("sim.workload.transforms") is None:
-        pytest.skip("sim.workload.digits / transforms not in this build")
-    from sim.search.pomt_accuracy import DigitsAccuracy
-    from sim.workload.digits import cache_dir, load_digits_vit
+    if importlib.util.find_spec("sim.torch.digits") is None or \
+            importlib.util.find_spec("sim.torch.transforms") is None:
+        pytest.skip("sim.torch.digits / transforms not in this build")
+    from sim.search.pomt.accuracy import DigitsAccuracy
+    from sim.torch.digits import cache_dir, load_digits_vit
 
     if list(cache_dir().glob("digits_vit_*seed0_ep20.pt")):
         model, data = load_digits_vit(seed=0)  # the cached, fully trained model

@@ -1,4 +1,4 @@
-"""Trace export from PyTorch (sim.workload.torch_export) and ``vitsim export``."""
+"""Trace export from PyTorch (sim.torch.export) and ``vitsim export``."""
 
 import argparse
 import json
@@ -16,6 +16,7 @@ from timm.models.vision_transformer import VisionTransformer  # noqa: E402
 import sim.workload as W  # noqa: E402
 from sim.cli.export_cmd import add_export_parser, parse_apply  # noqa: E402
 from sim.errors import TraceError  # noqa: E402
+from sim.torch.export import export_trace, export_traceset, model_spec  # noqa: E402
 from sim.workload import (  # noqa: E402
     full_trace,
     load_trace,
@@ -25,7 +26,6 @@ from sim.workload import (  # noqa: E402
     tome_trace,
 )
 from sim.workload import transforms as T  # noqa: E402
-from sim.workload.torch_export import export_trace, export_traceset, model_spec  # noqa: E402
 
 torch.set_num_threads(1)
 

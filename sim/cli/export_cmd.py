@@ -113,7 +113,7 @@ def _build_model(name, seed):
     import torch
 
     if name == "digits":
-        from sim.workload.digits import load_digits_vit
+        from sim.torch.digits import load_digits_vit
 
         model, _ = load_digits_vit(seed=seed)
         return model
@@ -135,7 +135,7 @@ def run_export(args) -> int:
     except ImportError as err:
         raise TraceError(f"vitsim export needs PyTorch and timm: pip install "
                          f"'vitsim[torch]' ({err})") from None
-    from sim.workload.torch_export import export_trace
+    from sim.torch.export import export_trace
     from sim.workload.trace import save_trace
 
     if args.batch < 1:

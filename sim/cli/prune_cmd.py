@@ -62,7 +62,7 @@ def _load_model(args):
     if args.calib < 1 or args.batch < 1:
         raise ConfigError(f"--calib and --batch must be >= 1, not {args.calib}, {args.batch}")
     if args.model == "digits":
-        from sim.workload.digits import evaluate, load_digits_vit
+        from sim.torch.digits import evaluate, load_digits_vit
 
         model, data = load_digits_vit(seed=args.seed)
         return (model, data.x_train[:args.calib], data.x_test[:args.batch],
@@ -92,13 +92,13 @@ def _optin(args) -> int:
 
     from sim.api import simulate
     from sim.search.optin import optin_search, parse_budget
-    from sim.search.optin_importance import (
+    from sim.torch.export import export_trace
+    from sim.torch.importance import (
         ImportanceOptions,
         prune_model,
         trajectory_importance,
     )
     from sim.workload import save_trace
-    from sim.workload.torch_export import export_trace
 
     budget = parse_budget(args.budget)
     arch = arch_from_args(args)

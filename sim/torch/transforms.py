@@ -15,7 +15,7 @@ modified.  The results are ordinary runnable torch models (accuracy can be measu
 
 Blocks that skip attention or prune tokens are replaced by :class:`VitsimBlock` (same
 sub-modules, same ``state_dict`` keys) inside a :class:`VitsimBlocks` container, which carries
-ToMe's token sizes from block to block (both live in :mod:`sim.workload._torch_blocks`
+ToMe's token sizes from block to block (both live in :mod:`sim.torch.blocks`
 with the pruners, and are re-exported here).
 """
 
@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from sim.errors import TraceError
-from sim.workload._torch_blocks import (
+from sim.torch.blocks import (
     POMTMerge,
     ToMeMerge,
     TopKPrune,
