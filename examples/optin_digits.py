@@ -87,7 +87,7 @@ def run(out_dir: Path, arches, fractions, calib: int, batch: int, seed: int = 0)
                     cache[key] = (evaluate(pruned, data), same_keep_sets(exported, sel)
                                   and exported.layers == res.trace.layers)
                 acc, ok = cache[key]
-                s = res.report.summary
+                s = res.summary
                 rows.append(dict(arch=arch_name, method=method, budget=f, accuracy=acc,
                                  latency_s=s["latency_s"],
                                  latency_frac=s["latency_s"] / base["latency_s"],

@@ -7,6 +7,7 @@ pytest.importorskip("timm")
 pytest.importorskip("sklearn")
 
 from sim.errors import ConfigError  # noqa: E402
+from sim.torch import transforms as T  # noqa: E402
 from sim.torch.digits import (  # noqa: E402
     evaluate,
     load_digits_data,
@@ -14,7 +15,6 @@ from sim.torch.digits import (  # noqa: E402
 )
 from sim.torch.export import export_trace  # noqa: E402
 from sim.workload import full_trace, lower  # noqa: E402
-from sim.workload import transforms as T  # noqa: E402
 
 torch.set_num_threads(1)
 

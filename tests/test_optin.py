@@ -150,7 +150,7 @@ def test_knapsack_beats_or_ties_optin(trace, tables, rng):
                          tables=tables["latency_s"])
         for r in (a, b):
             assert r.achieved <= frac + 1e-12
-            assert r.report.summary["latency_s"] == pytest.approx(r.selection.predicted)
+            assert r.summary["latency_s"] == pytest.approx(r.selection.predicted)
         assert b.selection.importance >= a.selection.importance - 1e-3 * abs(a.selection.importance)
 
 

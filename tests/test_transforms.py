@@ -9,6 +9,7 @@ timm = pytest.importorskip("timm")
 from timm.models.vision_transformer import VisionTransformer  # noqa: E402
 
 from sim.errors import TraceError  # noqa: E402
+from sim.torch import transforms as T  # noqa: E402
 from sim.torch.export import export_trace, model_spec  # noqa: E402
 from sim.workload import (  # noqa: E402
     drop_heads,
@@ -19,7 +20,6 @@ from sim.workload import (  # noqa: E402
     tome_trace,
 )
 from sim.workload import skip_attention as skip_trace  # noqa: E402
-from sim.workload import transforms as T  # noqa: E402
 
 torch.set_num_threads(1)
 N_TOKENS = 65  # 8x8 patches + CLS

@@ -51,7 +51,7 @@ def _layer_value(body, spec):
 
 def parse_apply(spec: str):
     """Parse one ``--apply`` SPEC into ``fn(model) -> model`` (see :data:`APPLY_HELP`)."""
-    from sim.workload import transforms as T
+    from sim.torch import transforms as T
 
     kind, sep, body = spec.partition(":")
     kind = kind.strip().lower()

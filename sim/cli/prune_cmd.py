@@ -119,8 +119,8 @@ def _optin(args) -> int:
     out.update(model=args.model, arch=arch.name, mode=args.mode,
                trace_matches=exported.layers == res.trace.layers,
                latency_s_unpruned=base["latency_s"],
-               latency_fraction=res.report.summary["latency_s"] / base["latency_s"],
-               macs_fraction=res.report.summary["macs"] / base["macs"],
+               latency_fraction=res.summary["latency_s"] / base["latency_s"],
+               macs_fraction=res.summary["macs"] / base["macs"],
                importance_cached=imp.from_cache, kd_scale=imp.kd_scale)
     if evaluate is not None:
         out.update(accuracy_unpruned=evaluate(model), accuracy=evaluate(pruned))
@@ -135,7 +135,8 @@ def _optin(args) -> int:
         matplotlib.use("Agg")
         from sim.plot.optin import layers as plot_layers
 
-        fig = plot_layers(res, simulate(arch, trace, mode=args.mode))
+        fig = plot_layers(res, simulate(arch, trace, mode=args.mode),
+                          simulate(arch, res.trace, mode=args.mode))
         fig.savefig(args.plot, dpi=120)
     if args.json:
         emit_json(out)

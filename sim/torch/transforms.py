@@ -4,7 +4,7 @@ Every transform takes a timm-style ``VisionTransformer`` (``model.blocks[i].attn
 ``.mlp.fc1``), deep-copies it, changes the copy and returns it; a bad argument raises
 :class:`~sim.errors.TraceError` before anything is built, and the input model is never
 modified.  The results are ordinary runnable torch models (accuracy can be measured), and
-:func:`sim.workload.export_trace` reads back exactly the trace they stand for.
+:func:`sim.torch.export.export_trace` reads back exactly the trace they stand for.
 
 * :func:`skip_attention` -- bypass the whole attention sub-block (PIVOT).
 * :func:`prune_heads`, :func:`prune_mlp` -- structural: ``qkv``/``proj`` and ``fc1``/``fc2``
