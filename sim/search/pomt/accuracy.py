@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sim.config.arch import data_dir
 from sim.errors import ConfigError
 
 __all__ = [
@@ -39,8 +40,6 @@ INPUT_LAYER = -1
 
 def default_accuracy_path() -> Path:
     """Path of the shipped illustrative DeiT-S accuracy table."""
-    from sim.config.arch import data_dir
-
     return data_dir("workloads") / DEFAULT_ACCURACY_FILE
 
 

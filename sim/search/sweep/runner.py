@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sim.config import ArchConfig, arch_hash, load_arch, with_overrides
+from sim.engine.simulate import MODES
 from sim.errors import ConfigError, VitsimError
 from sim.search.simulator import default_evaluate, simulate_summary, summary_of
 from sim.search.sweep.executors import Executor, make_executor
@@ -251,8 +252,6 @@ def sweep(arch, traces, space, objective=None, executor="process", out=None, *,
         ``df.attrs["sweep"]`` holds ``rows``, ``resumed`` (already in ``out``),
         ``evaluated`` and ``elapsed_s`` (wall time, s).
     """
-    from sim.engine.simulate import MODES
-
     if mode not in MODES:
         raise ConfigError(f"mode must be one of {list(MODES)}, not {mode!r}")
     base = arch if isinstance(arch, ArchConfig) else load_arch(arch)
