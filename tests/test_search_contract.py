@@ -111,3 +111,25 @@ def test_optin_tables_and_verification_use_the_injected_evaluator(arch):
     res2 = optin_search(hi, ni, arch, dataclasses.replace(trace), "latency=0.8",
                         solver="optin", fill="skip", fill_slack=True, evaluate=fake)
     assert res2.summary["latency_s"] == fake.latency(res2.trace) and res2.achieved <= 0.8
+
+
+def test_old_module_paths_re_export_the_moved_names():
+    import importlib
+
+    moved = {"sim.search.space": "sim.search.sweep.space",
+             "sim.search.store": "sim.search.sweep.store",
+             "sim.search.executors": "sim.search.sweep.executors",
+             "sim.search.efforts": "sim.search.pivot.efforts",
+             "sim.search.pomt_accuracy": "sim.search.pomt.accuracy",
+             "sim.search.pomt_compare": "sim.search.pomt.compare"}
+    for old, new in moved.items():
+        o, n = importlib.import_module(old), importlib.import_module(new)
+        assert o.__all__ == n.__all__ and o.__all__
+        assert all(getattr(o, name) is getattr(n, name) for name in n.__all__), old
+    import sim.search.pivot_cka as old_cka
+    from sim.search.pivot import phase1
+    from sim.torch import cka
+
+    assert old_cka.best_paths is phase1.best_paths and old_cka.cka_matrix is cka.cka_matrix
+    assert sorted(old_cka.__all__) == sorted(
+        [n for n in cka.__all__ if n != "class_mean_entropy"] + phase1.__all__)

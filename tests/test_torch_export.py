@@ -113,6 +113,11 @@ def test_torch_code_is_out_of_workload():
                       ("digits", "sim.torch.digits")):
         with pytest.raises(AttributeError, match=f"moved to {new}"):
             getattr(W, name)
+    import sim.search.optin_importance as old
+    import sim.torch.importance as new
+
+    assert old.__all__ == new.__all__ and all(getattr(old, n) is getattr(new, n)
+                                              for n in new.__all__)
 
 
 # ----------------------------------------------------------------------- trace sets
