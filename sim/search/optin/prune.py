@@ -113,6 +113,7 @@ def optin_search(heads_imp, neurons_imp, arch, trace: Trace, budget, *, solver: 
         (:func:`sim.search.simulator.simulate_summary`).
     """
     evaluate = default_evaluate(evaluate, mode)
+    arch = arch if isinstance(arch, ArchConfig) else load_arch(arch)
     budget = parse_budget(budget)
     if solver == "auto":
         solver = "optin" if budget.metric == "macs" else "knapsack"
@@ -124,8 +125,6 @@ def optin_search(heads_imp, neurons_imp, arch, trace: Trace, budget, *, solver: 
     elif tables.metric != budget.metric:
         raise ConfigError(f"tables price {tables.metric!r}, the budget {budget.metric!r}")
     target = budget.fraction * tables.base
-
-    arch = arch if isinstance(arch, ArchConfig) else load_arch(arch)
 
     def attempt(internal):
         if solver == "optin":

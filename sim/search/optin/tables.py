@@ -106,7 +106,8 @@ def metric_of(summary, metric: str) -> float:
 
 def cost_tables(arch, trace: Trace, metric: str = "latency_s", *, mode: str = "analytic",
                 width_grid: int = 1, evaluate=None) -> CostTables:
-    """Marginal cost tables from the simulator, one block changed at a time.
+    """Marginal cost tables from the evaluator (default the simulator), one block changed at
+    a time.
 
     Parameters
     ----------
@@ -120,7 +121,6 @@ def cost_tables(arch, trace: Trace, metric: str = "latency_s", *, mode: str = "a
     width_grid : int
         Only widths that are multiples of this (and the full width) are priced and may be
         selected: the hardware granularity ``g`` (e.g. the array edge).  1 = every width.
-
     evaluate : callable, optional
         ``evaluate(arch, trace) -> summary dict``; default the simulator in ``mode``
         (:func:`sim.search.simulator.simulate_summary`).
