@@ -30,9 +30,9 @@ import time
 
 import sim
 from sim.config import arch_hash
-from sim.search.executors import default_workers
-from sim.search.space import Space, Uniform
 from sim.search.sweep import sweep
+from sim.search.sweep.executors import default_workers
+from sim.search.sweep.space import Space, Uniform
 
 TARGET_PER_MIN_PER_CORE = 20_000
 

@@ -21,8 +21,8 @@ import argparse
 from pathlib import Path
 
 import sim
-from sim.search.space import Space
 from sim.search.sweep import sweep
+from sim.search.sweep.space import Space
 
 HERE = Path(__file__).resolve().parent
 

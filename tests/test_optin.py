@@ -150,7 +150,7 @@ def test_knapsack_beats_or_ties_optin(trace, tables, rng):
                          tables=tables["latency_s"])
         for r in (a, b):
             assert r.achieved <= frac + 1e-12
-            assert r.report.summary["latency_s"] == pytest.approx(r.selection.predicted)
+            assert r.summary["latency_s"] == pytest.approx(r.selection.predicted)
         assert b.selection.importance >= a.selection.importance - 1e-3 * abs(a.selection.importance)
 
 
@@ -239,7 +239,7 @@ def _slow_importance(model, x, opts):
 
     import torch
 
-    from sim.search.optin_importance import _rows, forward_embeddings, kd_loss, md_loss
+    from sim.torch.importance import _rows, forward_embeddings, kd_loss, md_loss
 
     _, feats, logits = forward_embeddings(model, x, opts.embeddings)
     L = len(model.blocks)
@@ -274,7 +274,7 @@ def _slow_importance(model, x, opts):
                                 dict(gram_rows=12, embeddings="residual", aggregate="sum",
                                      soften_logits=True, chunk=64)])
 def test_batched_importance_matches_slow_loop(tiny, tmp_path, kw):
-    from sim.search.optin_importance import ImportanceOptions, trajectory_importance
+    from sim.torch.importance import ImportanceOptions, trajectory_importance
 
     model, x = tiny
     opts = ImportanceOptions(**kw)
@@ -288,7 +288,7 @@ def test_batched_importance_matches_slow_loop(tiny, tmp_path, kw):
 
 
 def test_importance_deterministic_and_cached(tiny, tmp_path):
-    from sim.search.optin_importance import ImportanceOptions, trajectory_importance
+    from sim.torch.importance import ImportanceOptions, trajectory_importance
 
     model, x = tiny
     opts = ImportanceOptions(gram_rows=30, seed=3)
@@ -311,8 +311,8 @@ def test_importance_deterministic_and_cached(tiny, tmp_path):
 def test_pruned_model_trace_equals_selection(tiny, tmp_path):
     import torch
 
-    from sim.search.optin_importance import ImportanceOptions, prune_model, trajectory_importance
-    from sim.workload.torch_export import export_trace
+    from sim.torch.export import export_trace
+    from sim.torch.importance import ImportanceOptions, prune_model, trajectory_importance
 
     model, x = tiny
     imp = trajectory_importance(model, x, ImportanceOptions(gram_rows=40), cache_dir=tmp_path)
@@ -331,7 +331,7 @@ def test_pruned_model_trace_equals_selection(tiny, tmp_path):
 
 def test_md_fast_equals_gram_form():
     torch = pytest.importorskip("torch")
-    from sim.search.optin_importance import _md_fast, md_loss
+    from sim.torch.importance import _md_fast, md_loss
 
     g = torch.Generator().manual_seed(0)
     for s, d in ((50, 8), (6, 8)):

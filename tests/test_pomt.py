@@ -15,8 +15,8 @@ import sim
 from sim.errors import ConfigError, TraceError
 from sim.hw.dataflow import get_dataflow
 from sim.search.pomt import choose, choose_joint, deployed_trace, find_steps, latency_curve
-from sim.search.pomt_accuracy import default_accuracy_path, load_accuracy, resolve_accuracy
-from sim.search.pomt_compare import compare, match_tome, match_topk, mean_tokens, topk_trace
+from sim.search.pomt.accuracy import default_accuracy_path, load_accuracy, resolve_accuracy
+from sim.search.pomt.compare import compare, match_tome, match_topk, mean_tokens, topk_trace
 from sim.workload import input_tokens, lower
 
 
@@ -82,19 +82,13 @@ def test_curve_bad_inputs(arch32, deit_s):
         latency_curve(arch32, deit_s, tokens=[0, 5])
 
 
-def test_missing_metric_is_a_clear_error(arch32, deit_s, monkeypatch):
-    import sim.api
+def test_missing_metric_is_a_clear_error(arch32, deit_s):
+    def no_energy(arch, trace):  # an evaluator without an energy model
+        s = sim.simulate(arch, trace, mode="analytic").summary
+        return {k: v for k, v in s.items() if k not in ("energy_j", "edp_js")}
 
-    real = sim.api.simulate
-
-    class NoEnergy:
-        def __init__(self, rep):
-            self.summary = {k: v for k, v in rep.summary.items()
-                            if k not in ("energy_j", "edp_js")}
-
-    monkeypatch.setattr(sim.api, "simulate", lambda *a, **k: NoEnergy(real(*a, **k)))
     with pytest.raises(ConfigError, match="'edp_js' is not in the simulator's report"):
-        latency_curve(arch32, deit_s, tokens=[100], metric="edp_js")
+        latency_curve(arch32, deit_s, tokens=[100], metric="edp_js", evaluate=no_energy)
 
 
 def test_energy_metrics_when_present(arch32, deit_s):
@@ -254,11 +248,11 @@ def test_digits_accuracy_source(arch32, deit_s, tmp_path):
     pytest.importorskip("torch")
     pytest.importorskip("timm")
     pytest.importorskip("sklearn")
-    if importlib.util.find_spec("sim.workload.digits") is None or \
-            importlib.util.find_spec("sim.workload.transforms") is None:
-        pytest.skip("sim.workload.digits / transforms not in this build")
-    from sim.search.pomt_accuracy import DigitsAccuracy
-    from sim.workload.digits import cache_dir, load_digits_vit
+    if importlib.util.find_spec("sim.torch.digits") is None or \
+            importlib.util.find_spec("sim.torch.transforms") is None:
+        pytest.skip("sim.torch.digits / transforms not in this build")
+    from sim.search.pomt.accuracy import DigitsAccuracy
+    from sim.torch.digits import cache_dir, load_digits_vit
 
     if list(cache_dir().glob("digits_vit_*seed0_ep20.pt")):
         model, data = load_digits_vit(seed=0)  # the cached, fully trained model

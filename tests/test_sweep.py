@@ -20,9 +20,9 @@ import pytest
 import sim
 from sim.errors import ConfigError, ResourceError, SimulationError
 from sim.search.pareto import pareto_front
-from sim.search.space import Space, Uniform, parse_axis
-from sim.search.store import load_results
 from sim.search.sweep import simulate_summary, sweep
+from sim.search.sweep.space import Space, Uniform, parse_axis
+from sim.search.sweep.store import load_results
 
 REPO = Path(__file__).resolve().parents[1]
 AXES = {("array.rows", "array.cols"): [8, 16, 32], "array.dataflow": ["os", "ws", "is"]}
@@ -211,7 +211,7 @@ def test_csv_torn_last_line(tmp_path):
 
 _KILL_SCRIPT = textwrap.dedent("""
     import sys, time
-    from sim.search.space import Space
+    from sim.search.sweep.space import Space
     from sim.search.sweep import simulate_summary, sweep
 
     def slow(arch, trace):
@@ -411,7 +411,7 @@ def test_example_small(tmp_path):
 
 
 def test_import_sim_stays_light():
-    code = ("import sys, sim, sim.search.sweep, sim.search.executors, sim.plot.sweep, "
+    code = ("import sys, sim, sim.search.sweep, sim.search.sweep.executors, sim.plot.sweep, "
             "sim.cli.sweep_cmd, sim.cli.plot_sweep_cmd; "
             "print(sorted(m for m in ('matplotlib', 'dask', 'distributed') if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True,

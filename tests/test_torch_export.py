@@ -1,4 +1,4 @@
-"""Trace export from PyTorch (sim.workload.torch_export) and ``vitsim export``."""
+"""Trace export from PyTorch (sim.torch.export) and ``vitsim export``."""
 
 import argparse
 import json
@@ -16,6 +16,8 @@ from timm.models.vision_transformer import VisionTransformer  # noqa: E402
 import sim.workload as W  # noqa: E402
 from sim.cli.export_cmd import add_export_parser, parse_apply  # noqa: E402
 from sim.errors import TraceError  # noqa: E402
+from sim.torch import transforms as T  # noqa: E402
+from sim.torch.export import export_trace, export_traceset, model_spec  # noqa: E402
 from sim.workload import (  # noqa: E402
     full_trace,
     load_trace,
@@ -24,8 +26,6 @@ from sim.workload import (  # noqa: E402
     save_trace,
     tome_trace,
 )
-from sim.workload import transforms as T  # noqa: E402
-from sim.workload.torch_export import export_trace, export_traceset, model_spec  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -102,10 +102,22 @@ def test_exported_trace_roundtrips_through_yaml(tmp_path, deit_s):
     assert t.layers[3].prune.tokens_out == 141 and t.layers[11].tokens == 141
 
 
-def test_lazy_torch_import():
-    code = "import sys, sim.workload; assert 'torch' not in sys.modules"
+def test_torch_code_is_out_of_workload():
+    # workload/ and every search subpackage (and sim.torch's own __init__) load without torch
+    code = ("import sys, sim.workload, sim.torch, sim.torch.cka, sim.search.sweep, "
+            "sim.search.pomt, sim.search.pivot, sim.search.optin, sim.search.pivot_cka; "
+            "assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
-    assert W.export_trace is export_trace and W.transforms is T
+    # the old lazy attributes are gone (no upward import); the error names the new home
+    for name, new in (("export_trace", "sim.torch.export"), ("transforms", "sim.torch.transforms"),
+                      ("digits", "sim.torch.digits")):
+        with pytest.raises(AttributeError, match=f"moved to {new}"):
+            getattr(W, name)
+    import sim.search.optin_importance as old
+    import sim.torch.importance as new
+
+    assert old.__all__ == new.__all__ and all(getattr(old, n) is getattr(new, n)
+                                              for n in new.__all__)
 
 
 # ----------------------------------------------------------------------- trace sets

@@ -1,4 +1,4 @@
-"""Model transforms (sim.workload.transforms): each is a runnable model whose exported trace
+"""Model transforms (sim.torch.transforms): each is a runnable model whose exported trace
 is exactly the trace-side edit (sim.workload.edit) of the same change."""
 
 import pytest
@@ -9,6 +9,8 @@ timm = pytest.importorskip("timm")
 from timm.models.vision_transformer import VisionTransformer  # noqa: E402
 
 from sim.errors import TraceError  # noqa: E402
+from sim.torch import transforms as T  # noqa: E402
+from sim.torch.export import export_trace, model_spec  # noqa: E402
 from sim.workload import (  # noqa: E402
     drop_heads,
     full_trace,
@@ -18,8 +20,6 @@ from sim.workload import (  # noqa: E402
     tome_trace,
 )
 from sim.workload import skip_attention as skip_trace  # noqa: E402
-from sim.workload import transforms as T  # noqa: E402
-from sim.workload.torch_export import export_trace, model_spec  # noqa: E402
 
 torch.set_num_threads(1)
 N_TOKENS = 65  # 8x8 patches + CLS

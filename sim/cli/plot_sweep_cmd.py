@@ -38,7 +38,7 @@ def _plot(args) -> int:
     from sim.errors import ConfigError
     from sim.plot.sweep import heatmap, pareto
     from sim.search.pareto import pareto_front
-    from sim.search.store import load_results
+    from sim.search.sweep.store import load_results
 
     df = load_results(args.results)
     if args.trace:

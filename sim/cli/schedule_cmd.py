@@ -66,7 +66,7 @@ def _trace(args):
 
 def _accuracy(args, trace):
     from sim.errors import ConfigError
-    from sim.search.pomt_accuracy import resolve_accuracy
+    from sim.search.pomt.accuracy import resolve_accuracy
 
     if args.accuracy:
         return resolve_accuracy(args.accuracy)
@@ -108,7 +108,7 @@ def _schedule(args) -> int:
         sched = choose(curve, acc, alpha=args.alpha, k=args.k, deploy_layer=layer)
     out = sched.to_dict()
     if args.compare:
-        from sim.search.pomt_compare import compare
+        from sim.search.pomt.compare import compare
 
         df = compare(arch, trace, tokens_keep=sched.tokens_keep,
                      prune_layer=sched.prune_layer, mode=args.mode)

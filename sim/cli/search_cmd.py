@@ -51,9 +51,9 @@ def register(sub) -> None:
 
 def _pivot(args) -> int:
     from sim.config import load_arch, parse_override
-    from sim.search.efforts import load_efforts
     from sim.search.pivot import pivot_search
-    from sim.search.space import parse_axis
+    from sim.search.pivot.efforts import load_efforts
+    from sim.search.sweep.space import parse_axis
 
     overrides = dict(parse_override(t) for t in args.overrides)
     arch = load_arch(args.arch, overrides=overrides or None)

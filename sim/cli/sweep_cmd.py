@@ -71,7 +71,7 @@ def _traces(names):
 
 def _space(args):
     from sim.errors import ConfigError
-    from sim.search.space import Space, parse_axis
+    from sim.search.sweep.space import Space, parse_axis
 
     axes = dict(parse_axis(t) for t in args.grid)
     ranges = dict(parse_axis(t) for t in args.ranges)

@@ -69,14 +69,14 @@ def accuracy_cost(df, ax=None, *, x: str = "latency_frac", title: str | None = N
     return fig
 
 
-def layers(result, unpruned_report, ax=None):
+def layers(result, unpruned_report, pruned_report, ax=None):
     """Per-block simulated latency before/after an OPTIN result, kept heads/width on top.
 
     Parameters
     ----------
     result : sim.search.optin.OptinResult
-    unpruned_report : sim.Report
-        Simulation of the unpruned trace on the same arch and mode.
+    unpruned_report, pruned_report : sim.Report
+        Simulations of the unpruned trace and of ``result.trace`` on the same arch and mode.
     ax : matplotlib Axes, optional
 
     Returns
@@ -87,7 +87,7 @@ def layers(result, unpruned_report, ax=None):
     import numpy as np
 
     before = unpruned_report.layers
-    after = result.report.layers
+    after = pruned_report.layers
     if ax is None:
         fig, ax = plt.subplots(figsize=(8, 4), layout="constrained")
     fig = ax.figure
@@ -101,7 +101,7 @@ def layers(result, unpruned_report, ax=None):
                     ha="center", va="bottom", fontsize=7)
     ax.set_xticks(x, before["name"], rotation=45)
     ax.set_ylabel("simulated latency (µs)")
-    ax.set_title(f"OPTIN {result.budget} on {result.report.summary['arch']}: "
+    ax.set_title(f"OPTIN {result.budget} on {pruned_report.summary['arch']}: "
                  f"{result.achieved:.3f} of unpruned")
     ax.legend(fontsize=8)
     return fig

@@ -1,5 +1,5 @@
-"""Workloads: model specs, traces, trace edits, lowering to ops (and the torch exporter,
-imported lazily so ``import sim`` never imports torch)."""
+"""Workloads: model specs, traces, trace edits, lowering to ops (pure Python and numpy; the
+torch exporter is :mod:`sim.torch.export`)."""
 
 from sim.workload.edit import (
     drop_heads,
@@ -35,19 +35,15 @@ __all__ = [
 ]
 
 
-# The torch side (vitsim[torch]) is imported on first use so ``import sim`` never imports
-# torch: ``sim.workload.export_trace``, ``sim.workload.transforms``, ``sim.workload.digits``.
-_LAZY = {"export_trace": "sim.workload.torch_export",
-         "export_traceset": "sim.workload.torch_export",
-         "model_spec": "sim.workload.torch_export",
-         "torch_export": None, "transforms": None, "digits": None}
+
+# The torch side moved to sim.torch in 0.2 (workload/ holds only pure trace code and never
+# imports upward); old names fail with a pointer to the new home.
+_MOVED = {"export_trace": "sim.torch.export", "export_traceset": "sim.torch.export",
+          "model_spec": "sim.torch.export", "torch_export": "sim.torch.export",
+          "transforms": "sim.torch.transforms", "digits": "sim.torch.digits"}
 
 
 def __getattr__(name):
-    if name not in _LAZY:
-        raise AttributeError(f"module 'sim.workload' has no attribute {name!r}")
-    import importlib
-
-    if _LAZY[name] is None:
-        return importlib.import_module(f"sim.workload.{name}")
-    return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _MOVED:
+        raise AttributeError(f"sim.workload.{name} moved to {_MOVED[name]} (see CHANGELOG)")
+    raise AttributeError(f"module 'sim.workload' has no attribute {name!r}")

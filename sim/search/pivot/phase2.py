@@ -1,6 +1,6 @@
 """PIVOT Phase 2: hardware-in-the-loop search of an entropy-routed two-effort cascade.
 
-Given efforts (:mod:`sim.search.efforts`: a trace plus per-input class-mean entropy and
+Given efforts (:mod:`sim.search.pivot.efforts`: a trace plus per-input class-mean entropy and
 correctness each), an architecture and a space of arch points, evaluate every
 ``(low effort, high effort, entropy threshold, arch point)`` and pick the one with the
 lowest expected EDP subject to
@@ -34,30 +34,22 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from sim.config import load_arch
 from sim.errors import ConfigError, VitsimError
+from sim.search.pareto import pareto_front
+from sim.search.sweep import Space, sweep
+from sim.torch.cka import class_mean_entropy
 
 __all__ = [
     "class_mean_entropy", "cascade_curve", "effort_costs", "search_cascades",
     "pivot_search", "accuracy_edp_front", "PivotResult", "OBJECTIVES",
 ]
+# class_mean_entropy (numpy) lives with the effort outputs in sim.torch.cka; re-exported.
 
 log = logging.getLogger(__name__)
 
 OBJECTIVES = ("expected", "per_image")
 _EPS = 1e-12
-
-
-def class_mean_entropy(logits, axis: int = -1) -> np.ndarray:
-    """PIVOT's routing entropy ``H = -(1/C) sum_c p_c ln p_c``, ``p = softmax(logits)``.
-
-    Computed from log-softmax, so it never gives NaN when a probability underflows
-    (PIVOT's code computes ``p * log p`` and turns such inputs into NaN, i.e. errors).
-    """
-    z = np.asarray(logits, dtype=np.float64)
-    z = z - z.max(axis=axis, keepdims=True)
-    logp = z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
-    p = np.exp(logp)
-    return -(p * logp).sum(axis=axis) / z.shape[axis]
 
 
 def cascade_curve(entropy_low, correct_low, correct_high, thresholds=None) -> pd.DataFrame:
@@ -87,20 +79,20 @@ def cascade_curve(entropy_low, correct_low, correct_high, thresholds=None) -> pd
 
 
 def accuracy_edp_front(df: pd.DataFrame, x: str = "edp_js", y: str = "accuracy") -> pd.DataFrame:
-    """Rows not dominated in (lower ``x``, higher ``y``), sorted by ``x``."""
+    """Rows not dominated in (lower ``x``, higher ``y``), sorted by ``x`` then ``-y``.
+
+    :func:`sim.search.pareto.pareto_front` of the two columns alone (a ``feasible``
+    column is not looked at), ``y`` maximised: equal rows are all kept.
+    """
     if df.empty:
         return df.copy()
-    s = df.sort_values([x, y], ascending=[True, False], kind="stable")
-    best = np.maximum.accumulate(s[y].to_numpy())
-    keep = np.r_[True, s[y].to_numpy()[1:] > best[:-1]]
-    return s[keep]
+    front = df[pareto_front(df[[x, y]], [x, y], maximize=[y])]
+    return front.sort_values([x, y], ascending=[True, False], kind="stable")
 
 
 # -- cost table ---------------------------------------------------------------------------
 
 def _space(space, n_random, seed):
-    from sim.search.space import Space
-
     if isinstance(space, Space):
         return space
     space = dict(space or {})
@@ -124,8 +116,8 @@ def effort_costs(arch, efforts, space=None, *, n_random=None, seed: int = 0,
         ``seed``).  None: the base architecture only.
     mode : {"cycle", "analytic"}
     evaluate : callable, optional
-        ``evaluate(arch, trace) -> dict`` (or a Report) with ``energy_j`` and
-        ``latency_s``; default :func:`sim.simulate` in ``mode``.
+        ``evaluate(arch, trace) -> summary dict`` (or a Report) with ``energy_j`` and
+        ``latency_s``; default :func:`sim.search.simulator.simulate_summary` in ``mode``.
     executor, workers
         Passed to :func:`sim.search.sweep.sweep` (default ``"inline"``).
 
@@ -141,10 +133,6 @@ def effort_costs(arch, efforts, space=None, *, n_random=None, seed: int = 0,
     VitsimError
         When the runs carry no ``energy_j`` (no energy model), or no point is feasible.
     """
-    from sim.config import load_arch
-    from sim.search.space import Space
-    from sim.search.sweep import sweep
-
     base = load_arch(arch)
     sp = _space(space, n_random, seed)
     keys = sp.keys if sp is not None else []
@@ -397,7 +385,7 @@ def pivot_search(arch, efforts, *, lec: float, acc_drop: float = 0.01, space=Non
                  executor="inline", workers: int | None = None) -> PivotResult:
     """PIVOT Phase 2: effort costs on every arch point, then :func:`search_cascades`.
 
-    ``space`` is a :class:`~sim.search.space.Space` or a dict of dotted arch keys to
+    ``space`` is a :class:`~sim.search.sweep.space.Space` or a dict of dotted arch keys to
     value lists (e.g. ``{("array.rows", "array.cols"): [32, 48], "array.dataflow":
     ["os", "ws"]}``); ``n_random`` + ``seed`` sample it.  See :func:`search_cascades`
     for the other parameters and :func:`effort_costs` for ``evaluate``.

@@ -1,5 +1,5 @@
 """Token pruners and the ViT block that runs them (torch); used by
-:mod:`sim.workload.transforms`, which re-exports the public names.
+:mod:`sim.torch.transforms`, which re-exports the public names.
 
 A :class:`VitsimBlock` is timm's pre-norm ``Block`` that can skip its attention and prune
 tokens after the attention residual, before the MLP; :class:`VitsimBlocks` threads ToMe's

@@ -32,7 +32,8 @@ import numpy as np
 
 from sim.config import ArchConfig, load_arch
 from sim.errors import ConfigError, TraceError
-from sim.search.pomt_accuracy import INPUT_LAYER, AccuracySource, resolve_accuracy
+from sim.search.pomt.accuracy import INPUT_LAYER, AccuracySource, resolve_accuracy
+from sim.search.simulator import default_evaluate, summary_of
 from sim.workload import Trace, input_tokens, load_trace, model_trace, prune_tokens
 
 __all__ = [
@@ -87,13 +88,14 @@ def deployed_trace(trace: Trace, prune_layer: int, tokens_keep: int,
     return prune_tokens(trace, layer, int(tokens_keep), method)
 
 
-def _summary_row(report) -> dict:
-    s = report.summary
+def _summary_row(summary) -> dict:
+    s = summary_of(summary)
     return {key: s[key] for key in _SUMMARY_KEYS if key in s}
 
 
 def latency_curve(arch, trace, batch=None, tokens=None, prune_layer=None,
-                  metric: str = "latency_s", mode: str = "analytic", method: str = "pomt"):
+                  metric: str = "latency_s", mode: str = "analytic", method: str = "pomt",
+                  evaluate=None):
     """Simulated cost for each token count n: POMT's L(n) (or energy / EDP).
 
     Parameters
@@ -117,6 +119,9 @@ def latency_curve(arch, trace, batch=None, tokens=None, prune_layer=None,
         Simulator mode (see :func:`sim.simulate`).
     method : str
         Pruning method of the deployed curve (default ``"pomt"``).
+    evaluate : callable, optional
+        ``evaluate(arch, trace) -> summary dict``; default the simulator in ``mode``
+        (:func:`sim.search.simulator.simulate_summary`).
 
     Returns
     -------
@@ -129,8 +134,7 @@ def latency_curve(arch, trace, batch=None, tokens=None, prune_layer=None,
     """
     import pandas as pd
 
-    from sim.api import simulate
-
+    evaluate = default_evaluate(evaluate, mode)
     if metric not in METRICS:
         raise ConfigError(f"metric must be one of {list(METRICS)}, not {metric!r}")
     arch, trace = _arch(arch), _trace(trace, batch)
@@ -157,7 +161,7 @@ def latency_curve(arch, trace, batch=None, tokens=None, prune_layer=None,
             t = input_tokens(trace, n)
         else:
             t = deployed_trace(trace, layer_id, n, method)
-        row = _summary_row(simulate(arch, t, mode=mode))
+        row = _summary_row(evaluate(arch, t))
         if not rows and metric not in row:
             raise ConfigError(
                 f"metric {metric!r} is not in the simulator's report (it has "
@@ -307,19 +311,21 @@ def _make_schedule(table, best, source, alpha, metric, curve_kind, prune_layer, 
 
 
 def choose(curve, accuracy=None, alpha: float = 0.5, *, k: float = STEP_K,
-           deploy_layer: int = DEFAULT_PRUNE_LAYER) -> Schedule:
+           deploy_layer: int = DEFAULT_PRUNE_LAYER, evaluate=None) -> Schedule:
     """POMT's choice: the n maximising U(n) on ``curve`` (from :func:`latency_curve`).
 
     ``U(n) = alpha * (1 - C(n)/max C) + (1 - alpha) * A(n)/max A`` with C the curve's
     metric (``curve.attrs["metric"]``) and A from ``accuracy`` (see
-    :func:`sim.search.pomt_accuracy.resolve_accuracy`; None = the shipped *illustrative*
+    :func:`sim.search.pomt.accuracy.resolve_accuracy`; None = the shipped *illustrative*
     DeiT-S table).  Ties go to the larger n (fewer tokens pruned).
 
     On an input curve (POMT's offline grid) the accuracy is looked up at prune_layer -1
     and the chosen n is then deployed with prune-and-merge inside block ``deploy_layer``
     (re-simulated, so ``pruned_latency_s`` includes the op's cost and the unpruned early
     blocks; ``proxy_latency_s`` is the grid's value).  On a deployed curve the curve's
-    own layer is used and ``deploy_layer`` is ignored.
+    own layer is used and ``deploy_layer`` is ignored.  ``evaluate(arch, trace) -> summary``
+    re-simulates the deployed schedule (default: the simulator in the curve's mode; pass
+    the evaluator the curve was built with).
     """
     alpha = _check_alpha(alpha)
     metric = curve.attrs.get("metric", "latency_s")
@@ -334,11 +340,9 @@ def choose(curve, accuracy=None, alpha: float = 0.5, *, k: float = STEP_K,
         prune_layer = deploy_layer
         n = int(table.iloc[best]["tokens"])
         if "arch" in attrs and "trace" in attrs:
-            from sim.api import simulate
-
+            evaluate = default_evaluate(evaluate, attrs.get("sim_mode", "analytic"))
             t = deployed_trace(attrs["trace"], deploy_layer, n, attrs.get("method", "pomt"))
-            rep = simulate(attrs["arch"], t, mode=attrs.get("sim_mode", "analytic"))
-            deployed = _figures(rep.summary)
+            deployed = _figures(summary_of(evaluate(attrs["arch"], t)))
     else:
         prune_layer = int(table["prune_layer"].iloc[0])
     return _make_schedule(table, best, source, alpha, metric, kind, prune_layer, k, deployed,
@@ -347,13 +351,14 @@ def choose(curve, accuracy=None, alpha: float = 0.5, *, k: float = STEP_K,
 
 def choose_joint(arch, trace, accuracy=None, *, layers=None, tokens=None, batch=None,
                  alpha: float = 0.5, metric: str = "latency_s", mode: str = "analytic",
-                 k: float = STEP_K) -> Schedule:
+                 k: float = STEP_K, evaluate=None) -> Schedule:
     """Choose (prune layer, R) together: argmax of U over deployed curves of ``layers``.
 
     ``accuracy`` must depend on the prune layer (a table with a ``prune_layer`` column, a
     two-argument callable, or ``"digits"``): with A(n) alone every layer would have the
     same accuracy and the earliest layer would always win.  U is normalised by the largest
     cost and accuracy over all layers.  ``Schedule.table`` holds every (layer, n) row.
+    ``evaluate`` as :func:`latency_curve`.
     """
     import pandas as pd
 
@@ -366,7 +371,7 @@ def choose_joint(arch, trace, accuracy=None, *, layers=None, tokens=None, batch=
     arch, trace = _arch(arch), _trace(trace, batch)
     layers = range(trace.model.depth) if layers is None else layers
     curves = [latency_curve(arch, trace, tokens=tokens, prune_layer=layer, metric=metric,
-                            mode=mode) for layer in layers]
+                            mode=mode, evaluate=evaluate) for layer in layers]
     if not curves:
         raise ConfigError("choose_joint needs at least one layer")
     table = pd.concat(curves, ignore_index=True)
