@@ -53,15 +53,15 @@ def lvvit_table(archs=LVVIT_ARCHS, mode="cycle") -> list:
                "full_mj": sf["energy_j"] * 1e3, "low_mj": sl["energy_j"] * 1e3}
         row["delay_ratio"] = sl["latency_s"] / sf["latency_s"]
         row["energy_ratio"] = sl["energy_j"] / sf["energy_j"]
-        row["edp_gain_low"] = sf["edp_js"] / sl["edp_js"]
+        row["edp_gain_low"] = sf["edp_per_inference_js"] / sl["edp_per_inference_js"]
         for f in (1.0, 0.9, 0.8, 0.7, 0.5):  # cumulative cascade, E[E] * E[D]
             e = sl["energy_j"] + (1 - f) * sf["energy_j"]
             d = sl["latency_s"] + (1 - f) * sf["latency_s"]
-            row[f"edp_gain_f{f}"] = sf["edp_js"] / (e * d)
+            row[f"edp_gain_f{f}"] = sf["edp_per_inference_js"] / (e * d)
             # non-cumulative (fall-through inputs pay the high effort only), for comparison
             e = f * sl["energy_j"] + (1 - f) * sf["energy_j"]
             d = f * sl["latency_s"] + (1 - f) * sf["latency_s"]
-            row[f"edp_gain_f{f}_noncum"] = sf["edp_js"] / (e * d)
+            row[f"edp_gain_f{f}_noncum"] = sf["edp_per_inference_js"] / (e * d)
         # break-even: the cascade beats the full model in EDP when f_low exceeds this
         r_e, r_d = row["energy_ratio"], row["delay_ratio"]
         fs = np.linspace(0, 1, 100001)

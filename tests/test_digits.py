@@ -1,10 +1,12 @@
 """The digits ViT (sim.torch.digits): trained, accurate, cached, and its traces lower."""
 
 import pytest
+from conftest import need
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("timm")
-pytest.importorskip("sklearn")
+torch = need("torch")
+need("timm")
+need("sklearn")
+
 
 from sim.errors import ConfigError  # noqa: E402
 from sim.torch import transforms as T  # noqa: E402

@@ -5,9 +5,11 @@ import math
 
 import numpy as np
 import pytest
+from conftest import need
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("timm")
+torch = need("torch")
+need("timm")
+
 
 from sim.errors import ConfigError  # noqa: E402
 from sim.search.pivot import phase1 as ph1  # noqa: E402
@@ -111,7 +113,7 @@ def test_effort_from_model(vit, calib):
 
 def test_digits_example_small(tmp_path, repo):
     """The whole pipeline on the digits ViT, small settings."""
-    pytest.importorskip("sklearn")
+    need("sklearn")
     try:
         import sim.torch.digits  # noqa: F401
     except ImportError:

@@ -41,7 +41,7 @@ class Fake:
         lat = self.latency(trace)
         energy = 3.0 * lat * arch.array.rows / 16
         return {"cycles": int(lat * 1000), "latency_s": lat, "energy_j": energy,
-                "edp_js": energy * lat, "macs": int(lat), "batch": trace.batch,
+                "edp_per_inference_js": energy * lat, "macs": int(lat), "batch": trace.batch,
                 "arch": arch.name}
 
 

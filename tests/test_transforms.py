@@ -2,9 +2,10 @@
 is exactly the trace-side edit (sim.workload.edit) of the same change."""
 
 import pytest
+from conftest import need
 
-torch = pytest.importorskip("torch")
-timm = pytest.importorskip("timm")
+torch = need("torch")
+timm = need("timm")
 
 from timm.models.vision_transformer import VisionTransformer  # noqa: E402
 

@@ -9,8 +9,9 @@ from sim.errors import ConfigError
 
 __all__ = ["accuracy_cost", "layers"]
 
-_UNITS = {"latency_s": ("simulated latency", 1e6, "µs"), "edp_js": ("simulated EDP", 1e9,
-          "nJ·s"), "energy_j": ("simulated energy", 1e6, "µJ"), "macs": ("MACs", 1e-6, "M"),
+_UNITS = {"latency_s": ("simulated latency", 1e6, "µs"),
+          "edp_per_inference_js": ("simulated EDP", 1e9, "nJ·s"),
+          "energy_j": ("simulated energy", 1e6, "µJ"), "macs": ("MACs", 1e-6, "M"),
           "latency_frac": ("simulated latency / unpruned", 1.0, "")}
 _STYLE = {"optin-macs": ("tab:gray", "o", "--"), "knapsack-macs": ("tab:blue", "s", ":"),
           "optin-latency": ("tab:orange", "^", "-."), "knapsack-latency": ("tab:red", "D", "-")}
@@ -27,7 +28,7 @@ def accuracy_cost(df, ax=None, *, x: str = "latency_frac", title: str | None = N
     ax : matplotlib Axes or array of Axes, optional
         One per arch; default a new figure.
     x : str
-        Cost column (``latency_frac``, ``latency_s``, ``edp_js``, ``macs``).
+        Cost column (``latency_frac``, ``latency_s``, ``edp_per_inference_js``, ``macs``).
 
     Returns
     -------

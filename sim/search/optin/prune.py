@@ -21,7 +21,7 @@ import dataclasses
 import logging
 from dataclasses import dataclass
 
-from sim.config import ArchConfig, load_arch
+from sim.config import as_arch
 from sim.errors import ConfigError
 from sim.search.optin.solvers import SOLVERS, Selection, select_knapsack, select_optin
 from sim.search.optin.tables import Budget, CostTables, cost_tables, metric_of, parse_budget
@@ -75,7 +75,7 @@ class OptinResult:
             "achieved_fraction": self.achieved, "predicted": sel.predicted,
             "simulated": s.get(self.budget.metric), "base": self.tables.base,
             "latency_s": s["latency_s"], "cycles": s["cycles"], "macs": s["macs"],
-            "energy_j": s.get("energy_j"), "edp_js": s.get("edp_js"),
+            "energy_j": s.get("energy_j"), "edp_per_inference_js": s.get("edp_per_inference_js"),
             "importance_kept": sel.importance, "head_counts": list(sel.head_counts),
             "widths": list(sel.widths), "keep_sets": sel.keep_sets(),
             "iterations": self.iterations,
@@ -113,7 +113,7 @@ def optin_search(heads_imp, neurons_imp, arch, trace: Trace, budget, *, solver: 
         (:func:`sim.search.simulator.simulate_summary`).
     """
     evaluate = default_evaluate(evaluate, mode)
-    arch = arch if isinstance(arch, ArchConfig) else load_arch(arch)
+    arch = as_arch(arch)
     budget = parse_budget(budget)
     if solver == "auto":
         solver = "optin" if budget.metric == "macs" else "knapsack"

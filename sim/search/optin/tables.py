@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.config import ArchConfig, load_arch
+from sim.config import as_arch
 from sim.errors import ConfigError
 from sim.search.simulator import default_evaluate, summary_of
 from sim.workload.edit import narrow_mlp, skip_attention
@@ -25,7 +25,7 @@ __all__ = ["Budget", "CostTables", "parse_budget", "cost_tables", "metric_of", "
 
 #: Budget names -> summary keys of :class:`sim.Report`.
 METRICS = {"latency": "latency_s", "cycles": "cycles", "energy": "energy_j",
-           "edp": "edp_js", "macs": "macs"}
+           "edp": "edp_per_inference_js", "macs": "macs"}
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ class CostTables:
     Attributes
     ----------
     metric : str
-        Summary key priced (``latency_s``, ``edp_js``, ``macs``...).
+        Summary key priced (``latency_s``, ``edp_per_inference_js``, ``macs``...).
     base : float
         Metric of the unpruned trace.
     attn : ndarray, shape (L, H+1)
@@ -116,7 +116,7 @@ def cost_tables(arch, trace: Trace, metric: str = "latency_s", *, mode: str = "a
         The unpruned trace (every block at full heads and width).
     metric : str
         A :class:`sim.Report` summary key (``latency_s``, ``cycles``, ``energy_j``,
-        ``edp_js``, ``macs``).
+        ``edp_per_inference_js``, ``macs``).
     mode : {"analytic", "cycle"}
     width_grid : int
         Only widths that are multiples of this (and the full width) are priced and may be
@@ -127,7 +127,7 @@ def cost_tables(arch, trace: Trace, metric: str = "latency_s", *, mode: str = "a
 
     Costs ``L * (H + 1 + M / width_grid)`` simulations (~0.5 ms each in analytic mode).
     """
-    arch = arch if isinstance(arch, ArchConfig) else load_arch(arch)
+    arch = as_arch(arch)
     evaluate = default_evaluate(evaluate, mode)
     spec = trace.model
     depth, H, M = spec.depth, spec.num_heads, spec.mlp_hidden
@@ -153,5 +153,5 @@ def cost_tables(arch, trace: Trace, metric: str = "latency_s", *, mode: str = "a
             attn[layer, h] = run(t) - base
         for m in widths:
             mlp[layer, m] = 0.0 if m == M else run(narrow_mlp(trace, {layer: m})) - base
-    quantum = {"latency_s": 1.0 / (arch.clock_mhz * 1e6), "cycles": 1.0, "macs": 1.0}
+    quantum = {"latency_s": 1.0 / arch.clock_hz, "cycles": 1.0, "macs": 1.0}
     return CostTables(metric, base, attn, mlp, width_grid, quantum.get(metric))

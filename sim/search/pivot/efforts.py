@@ -37,7 +37,8 @@ import yaml
 
 from sim.config.validate import Problems, read_yaml
 from sim.errors import ConfigError, VitsimError
-from sim.workload.edit import model_trace, skip_attention
+from sim.workload.edit import skip_attention
+from sim.workload.resolve import as_trace
 from sim.workload.spec import MODEL_SPECS
 from sim.workload.trace import Trace, load_trace, save_trace
 
@@ -158,10 +159,12 @@ def _base_trace(base, root: Path, problems):
         except VitsimError as exc:
             problems.append(f"base: {exc}")
             return None
-    if base in MODEL_SPECS:
-        return model_trace(base)
-    problems.add("base", base, f"an existing trace file or one of {sorted(MODEL_SPECS)}")
-    return None
+    try:
+        return as_trace(base)  # a shipped workload or a built-in model
+    except VitsimError:
+        problems.add("base", base, f"an existing trace file, a shipped workload or one of "
+                     f"{sorted(MODEL_SPECS)}")
+        return None
 
 
 def _skip_trace(base: Trace, skip, key, problems):

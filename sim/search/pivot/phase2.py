@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from sim.config import load_arch
+from sim.config import as_arch
 from sim.errors import ConfigError, VitsimError
 from sim.search.pareto import pareto_front
 from sim.search.sweep import Space, sweep
@@ -78,7 +78,8 @@ def cascade_curve(entropy_low, correct_low, correct_high, thresholds=None) -> pd
                          "n_correct": n_correct, "accuracy": n_correct / n})
 
 
-def accuracy_edp_front(df: pd.DataFrame, x: str = "edp_js", y: str = "accuracy") -> pd.DataFrame:
+def accuracy_edp_front(df: pd.DataFrame, x: str = "edp_per_inference_js",
+                       y: str = "accuracy") -> pd.DataFrame:
     """Rows not dominated in (lower ``x``, higher ``y``), sorted by ``x`` then ``-y``.
 
     :func:`sim.search.pareto.pareto_front` of the two columns alone (a ``feasible``
@@ -133,7 +134,7 @@ def effort_costs(arch, efforts, space=None, *, n_random=None, seed: int = 0,
     VitsimError
         When the runs carry no ``energy_j`` (no energy model), or no point is feasible.
     """
-    base = load_arch(arch)
+    base = as_arch(arch)
     sp = _space(space, n_random, seed)
     keys = sp.keys if sp is not None else []
     if sp is None:  # the base arch alone: a one-point space that changes nothing
@@ -170,7 +171,8 @@ def effort_costs(arch, efforts, space=None, *, n_random=None, seed: int = 0,
                           f"latency_s = {r['latency_s']!r}; both must be > 0")
     out = ok[["point_id", *keys, "trace", "energy_j", "latency_s"]].rename(
         columns={"trace": "effort"}).reset_index(drop=True)
-    # per inference, as the report's edp_js: a batch-b trace costs E/b and D/b per image
+    # per inference, as the report's edp_per_inference_js: a batch-b trace costs E/b and D/b
+    # per image
     batch = ok["batch"].astype(float).to_numpy() if "batch" in ok else 1.0
     out["energy_j"] = out["energy_j"].astype(float) / batch
     out["latency_s"] = out["latency_s"].astype(float) / batch
@@ -190,7 +192,7 @@ class PivotResult:
     ----------
     points : DataFrame
         Every evaluated (low, high, threshold, arch point) and single-effort row, with
-        ``f_low, accuracy, energy_j, latency_s, edp_js, edp_ratio, lec_ok, acc_ok,
+        ``f_low, accuracy, energy_j, latency_s, edp_per_inference_js, edp_ratio, lec_ok, acc_ok,
         feasible, pareto``.  ``edp_ratio`` = baseline EDP on the same arch point / EDP.
     pareto : DataFrame
         Rows meeting the LEC that no other such row beats in both accuracy and EDP.
@@ -322,7 +324,8 @@ def search_cascades(efforts, costs: pd.DataFrame, *, lec: float, acc_drop: float
             "f_low": np.repeat(f, a),
             "accuracy": np.repeat(curve["accuracy"].to_numpy(), a),
             "n_correct": np.repeat(curve["n_correct"].to_numpy(), a),
-            "energy_j": energy.ravel(), "latency_s": delay.ravel(), "edp_js": edp.ravel(),
+            "energy_j": energy.ravel(), "latency_s": delay.ravel(),
+            "edp_per_inference_js": edp.ravel(),
         })
         frames.append(df)
 
@@ -355,7 +358,8 @@ def search_cascades(efforts, costs: pd.DataFrame, *, lec: float, acc_drop: float
 
     df = pd.concat(frames, ignore_index=True)
     df = pts.merge(df, on="point_id", how="right", sort=False)
-    df["edp_ratio"] = base_edp[np.searchsorted(pid, df["point_id"].to_numpy())] / df["edp_js"]
+    point_base = base_edp[np.searchsorted(pid, df["point_id"].to_numpy())]
+    df["edp_ratio"] = point_base / df["edp_per_inference_js"]
     df["acc_drop"] = base_eff.accuracy - df["accuracy"]
     df["lec_ok"] = df["n_low"] >= need_low
     df["acc_ok"] = df["n_correct"] >= need_correct
@@ -365,7 +369,7 @@ def search_cascades(efforts, costs: pd.DataFrame, *, lec: float, acc_drop: float
     feas = df[df["feasible"]]
     chosen = None
     if not feas.empty:
-        best = feas.sort_values(["edp_js", "accuracy"], ascending=[True, False],
+        best = feas.sort_values(["edp_per_inference_js", "accuracy"], ascending=[True, False],
                                 kind="stable").iloc[0]
         chosen = {k: (v.item() if hasattr(v, "item") else v) for k, v in best.items()}
     base_rows = df[(df["low"] == baseline) & (df["high"] == "")].reset_index(drop=True)

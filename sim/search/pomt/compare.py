@@ -24,10 +24,11 @@ import math
 import numpy as np
 
 from sim.api import simulate
+from sim.config import as_arch
 from sim.errors import ConfigError
-from sim.search.pomt.schedule import DEFAULT_PRUNE_LAYER, _arch, _trace, deployed_trace
+from sim.search.pomt.schedule import DEFAULT_PRUNE_LAYER, deployed_trace
 from sim.search.simulator import summary_of
-from sim.workload import prune_tokens, tome_trace
+from sim.workload import as_trace, prune_tokens, tome_trace
 
 __all__ = [
     "mean_tokens", "topk_trace", "match_topk", "match_tome", "match_pomt", "compare",
@@ -126,7 +127,8 @@ def summary_with_overhead(arch, trace, mode: str = "analytic") -> dict:
 def _run(evaluate, arch, trace):
     s = summary_of(evaluate(arch, trace))
     return {"latency_s": s["latency_s"], "cycles": s["cycles"],
-            "energy_j": s.get("energy_j", np.nan), "edp_js": s.get("edp_js", np.nan),
+            "energy_j": s.get("energy_j", np.nan),
+            "edp_per_inference_js": s.get("edp_per_inference_js", np.nan),
             "overhead_cycles": s.get("overhead_cycles", np.nan),
             "mean_tokens": mean_tokens(trace)}
 
@@ -153,13 +155,13 @@ def compare(arch, trace, *, budgets=None, tokens_keep=None, batch=None,
     pandas.DataFrame
         One row per (budget, method): ``budget``, ``target_tokens``, ``method``
         (``none|pomt|topk|tome``), ``setting``, ``mean_tokens``, ``latency_s``,
-        ``speedup`` (baseline / method), ``energy_j``, ``edp_js``, ``edp_ratio``
+        ``speedup`` (baseline / method), ``energy_j``, ``edp_per_inference_js``, ``edp_ratio``
         (method / baseline), ``overhead_cycles`` (the pruning ops), ``slower`` (True
         when the method is slower than no pruning).
     """
     import pandas as pd
 
-    arch, trace = _arch(arch), _trace(trace, batch)
+    arch, trace = as_arch(arch), as_trace(trace, batch)
     budgets = dict(budgets or {})
     if tokens_keep is not None:
         budgets = {"pomt": mean_tokens(deployed_trace(trace, prune_layer, tokens_keep)),
@@ -188,7 +190,7 @@ def compare(arch, trace, *, budgets=None, tokens_keep=None, batch=None,
                          "setting": setting, **res})
     df = pd.DataFrame(rows)
     df["speedup"] = base["latency_s"] / df["latency_s"]
-    df["edp_ratio"] = df["edp_js"] / base["edp_js"]
+    df["edp_ratio"] = df["edp_per_inference_js"] / base["edp_per_inference_js"]
     df["slower"] = df["latency_s"] > base["latency_s"]
     df.attrs.update({"arch": arch.name, "model": trace.model.name, "batch": trace.batch})
     return df

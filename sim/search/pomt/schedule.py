@@ -30,11 +30,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.config import ArchConfig, load_arch
+from sim.config import as_arch
 from sim.errors import ConfigError, TraceError
 from sim.search.pomt.accuracy import INPUT_LAYER, AccuracySource, resolve_accuracy
 from sim.search.simulator import default_evaluate, summary_of
-from sim.workload import Trace, input_tokens, load_trace, model_trace, prune_tokens
+from sim.workload import Trace, as_trace, input_tokens, prune_tokens
 
 __all__ = [
     "latency_curve", "find_steps", "choose", "choose_joint", "Schedule", "deployed_trace",
@@ -42,29 +42,15 @@ __all__ = [
 ]
 
 #: Cost metrics a curve can be built on (summary keys of :class:`sim.Report`).
-METRICS = ("latency_s", "energy_j", "edp_js", "cycles")
+METRICS = ("latency_s", "energy_j", "edp_per_inference_js", "cycles")
 #: Default step threshold: an increment L(n+1) - L(n) is a step when it exceeds
 #: ``STEP_K`` times the median one-token increment.
 STEP_K = 3.0
 #: POMT's default prune layer (0-based block index), as in its released code.
 DEFAULT_PRUNE_LAYER = 3
-_SUMMARY_KEYS = ("cycles", "latency_s", "energy_j", "edp_js")
+_SUMMARY_KEYS = ("cycles", "latency_s", "energy_j", "edp_per_inference_js")
 
 
-def _arch(arch) -> ArchConfig:
-    return arch if isinstance(arch, ArchConfig) else load_arch(arch)
-
-
-def _trace(trace, batch) -> Trace:
-    if isinstance(trace, str) and not trace.endswith((".yaml", ".yml", ".json")):
-        trace = model_trace(trace, batch=batch or 1)
-    elif not isinstance(trace, Trace):
-        trace = load_trace(trace)
-    if batch is not None and batch != trace.batch:
-        if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
-            raise TraceError(f"batch must be an integer >= 1, not {batch!r}")
-        trace = dataclasses.replace(trace, batch=batch)
-    return trace
 
 
 def _check_layer(trace: Trace, layer) -> int:
@@ -113,7 +99,7 @@ def latency_curve(arch, trace, batch=None, tokens=None, prune_layer=None,
     prune_layer : int or None
         None: *input* curve (every block at n; POMT's offline grid).  An int: *deployed*
         curve (prune-and-merge inside that block, including the op's own cost).
-    metric : {"latency_s", "energy_j", "edp_js", "cycles"}
+    metric : {"latency_s", "energy_j", "edp_per_inference_js", "cycles"}
         Cost the optimizer will use; it must be in the simulator's report.
     mode : {"analytic", "cycle"}
         Simulator mode (see :func:`sim.simulate`).
@@ -127,17 +113,17 @@ def latency_curve(arch, trace, batch=None, tokens=None, prune_layer=None,
     -------
     pandas.DataFrame
         One row per n, ascending: ``tokens``, ``R`` (tokens removed), ``prune_layer``
-        (-1 = at the input), ``cycles``, ``latency_s`` and ``energy_j``, ``edp_js`` when
-        the energy model reports them.  ``df.attrs`` holds ``metric``, ``curve``
-        (``"input"``/``"deployed"``), ``arch``, ``trace`` (objects), ``tokens_full``,
-        ``sim_mode``.
+        (-1 = at the input), ``cycles``, ``latency_s`` and ``energy_j``,
+        ``edp_per_inference_js`` when the energy model reports them.  ``df.attrs`` holds
+        ``metric``, ``curve`` (``"input"``/``"deployed"``), ``arch``, ``trace``
+        (objects), ``tokens_full``, ``sim_mode``.
     """
     import pandas as pd
 
     evaluate = default_evaluate(evaluate, mode)
     if metric not in METRICS:
         raise ConfigError(f"metric must be one of {list(METRICS)}, not {metric!r}")
-    arch, trace = _arch(arch), _trace(trace, batch)
+    arch, trace = as_arch(arch), as_trace(trace, batch)
     spec = trace.model
     if prune_layer is None:
         full, layer_id = spec.tokens, INPUT_LAYER
@@ -165,7 +151,8 @@ def latency_curve(arch, trace, batch=None, tokens=None, prune_layer=None,
         if not rows and metric not in row:
             raise ConfigError(
                 f"metric {metric!r} is not in the simulator's report (it has "
-                f"{sorted(row)}); energy_j and edp_js need the energy model (sim.cost)")
+                f"{sorted(row)}); energy_j and edp_per_inference_js need the energy model "
+                f"(sim.cost)")
         rows.append({"tokens": n, "R": full - n, "prune_layer": layer_id, **row})
     df = pd.DataFrame(rows)
     df.attrs.update({"metric": metric, "curve": "input" if prune_layer is None else "deployed",
@@ -281,7 +268,7 @@ def _check_alpha(alpha):
 
 def _figures(row) -> dict:
     return {key: (float(row[key]) if key in row and row[key] == row[key] else None)
-            for key in ("latency_s", "energy_j", "edp_js")}
+            for key in ("latency_s", "energy_j", "edp_per_inference_js")}
 
 
 def _make_schedule(table, best, source, alpha, metric, curve_kind, prune_layer, k,
@@ -302,7 +289,7 @@ def _make_schedule(table, best, source, alpha, metric, curve_kind, prune_layer, 
         baseline_latency_s=base["latency_s"], pruned_latency_s=pruned["latency_s"],
         proxy_latency_s=proxy["latency_s"],
         baseline_energy_j=base["energy_j"], pruned_energy_j=pruned["energy_j"],
-        baseline_edp_js=base["edp_js"], pruned_edp_js=pruned["edp_js"],
+        baseline_edp_js=base["edp_per_inference_js"], pruned_edp_js=pruned["edp_per_inference_js"],
         steps=tuple(steps), steps_exploited=tuple(s for s in steps if n <= s < full),
         on_step=n in steps, step_k=k,
         arch=getattr(attrs.get("arch"), "name", ""),
@@ -368,7 +355,7 @@ def choose_joint(arch, trace, accuracy=None, *, layers=None, tokens=None, batch=
         raise ConfigError(f"the joint choice needs accuracy per prune layer, but {source.name} "
                           "gives A(n) only; add a prune_layer column to the table or pass a "
                           "callable accuracy(tokens, prune_layer)")
-    arch, trace = _arch(arch), _trace(trace, batch)
+    arch, trace = as_arch(arch), as_trace(trace, batch)
     layers = range(trace.model.depth) if layers is None else layers
     curves = [latency_curve(arch, trace, tokens=tokens, prune_layer=layer, metric=metric,
                             mode=mode, evaluate=evaluate) for layer in layers]

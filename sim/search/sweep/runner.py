@@ -28,15 +28,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sim.config import ArchConfig, arch_hash, load_arch, with_overrides
+from sim.config import ArchConfig, arch_hash, as_arch, with_overrides
 from sim.engine.simulate import MODES
 from sim.errors import ConfigError, VitsimError
 from sim.search.simulator import default_evaluate, simulate_summary, summary_of
 from sim.search.sweep.executors import Executor, make_executor
 from sim.search.sweep.space import Space
 from sim.search.sweep.store import load_results, open_store, rows_to_frame
-from sim.workload import Trace, load_trace, model_trace, trace_to_dict
-from sim.workload.spec import MODEL_SPECS
+from sim.workload import Trace, as_trace, trace_to_dict
 
 __all__ = [
     "sweep", "run_batch", "simulate_summary", "point_key", "trace_hash", "resolve_traces",
@@ -83,12 +82,8 @@ def resolve_traces(traces) -> list:
         traces = [traces]
     out = []
     for t in traces:
-        if isinstance(t, Trace):
-            out.append(t)
-        elif isinstance(t, str) and t in MODEL_SPECS and not Path(t).exists():
-            out.append(model_trace(t))
-        elif isinstance(t, (str, Path)):
-            out.append(load_trace(t))
+        if isinstance(t, (Trace, str, Path)):
+            out.append(as_trace(t))
         else:
             raise ConfigError(f"traces must be Trace objects, trace files or model names, "
                               f"not {type(t).__name__}")
@@ -211,7 +206,7 @@ def sweep(arch, traces, space, objective=None, executor="process", out=None, *,
     space : Space or dict
         The points (a dict is a grid: key path -> values).
     objective : str or callable, optional
-        A result column to minimise (e.g. ``"edp_js"``) or ``f(row: dict) -> float``
+        A result column to minimise (e.g. ``"edp_per_inference_js"``) or ``f(row: dict) -> float``
         (evaluated in this process, so lambdas are fine).  Adds an ``objective`` column
         and sorts the result ascending (infeasible rows last).
     executor : str or Executor or distributed.Client
@@ -244,9 +239,9 @@ def sweep(arch, traces, space, objective=None, executor="process", out=None, *,
         ``trace``, ``feasible``, ``status`` (``ok``/``infeasible``/``error``), ``reason``,
         ``arch_hash``, ``trace_hash``, ``mode``, then the space's key paths, then every
         number of the run's summary (``cycles``, ``latency_s``, ``utilization``,
-        ``macs``, ``stall_cycles``, ``energy_j``, ``power_w``, ``edp_js``, ...) and its
-        short string labels (``model``, ``dataflow``, ...; free text over 64 characters,
-        such as an energy table's citation, is left out).  Rows already in ``out`` are
+        ``macs``, ``stall_cycles``, ``energy_j``, ``power_w``, ``edp_per_inference_js``,
+        ...) and its short string labels (``model``, ``dataflow``, ...; free text over 64
+        characters, such as an energy table's citation, is left out).  Rows already in ``out`` are
         included.
         Integer summary fields are float when infeasible rows (NaN) are present.
         ``df.attrs["sweep"]`` holds ``rows``, ``resumed`` (already in ``out``),
@@ -254,7 +249,7 @@ def sweep(arch, traces, space, objective=None, executor="process", out=None, *,
     """
     if mode not in MODES:
         raise ConfigError(f"mode must be one of {list(MODES)}, not {mode!r}")
-    base = arch if isinstance(arch, ArchConfig) else load_arch(arch)
+    base = as_arch(arch)
     trace_list = resolve_traces(traces)
     space = space if isinstance(space, Space) else Space.grid(space)
     evaluate = default_evaluate(evaluate, mode)
