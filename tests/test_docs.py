@@ -126,6 +126,18 @@ def test_docs_anchor_pointers_resolve():
     assert not bad, "\n".join(bad)
 
 
+def test_code_paths_named_in_docs_exist():
+    """A ``sim/...py``, ``tests/...py``, ``bench/...py`` or ``examples/...py`` named in README or
+    docs exists (code moves must take their doc pointers along)."""
+    code_path = re.compile(r"\b(?:sim|tests|bench|examples)/[\w/.-]*\.py\b")
+    bad = []
+    for md in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
+        for i, line in enumerate(md.read_text(encoding="utf-8").splitlines(), 1):
+            bad += [f"{md.relative_to(REPO)}:{i}: {m.group(0)} does not exist"
+                    for m in code_path.finditer(line) if not (REPO / m.group(0)).is_file()]
+    assert not bad, "\n".join(bad)
+
+
 @pytest.mark.parametrize("text", [
     "see `../shared/reference/energy_fpga.md`",
     "(shared/reference/scalesim.md §10)",
