@@ -11,7 +11,7 @@ what you got.  The 1-minute load average is printed with the numbers.
 * the split of one analytic evaluation (build candidate / simulate / hash);
 * cycle mode (memory walk + energy), one core, cost per point.
 
-Target (DESIGN.md §4): >= 20,000 analytic DeiT-S evaluations per minute per core.
+Target (README "Performance"): >= 20,000 analytic DeiT-S evaluations per minute per core.
 
 Run::
 

@@ -240,7 +240,8 @@ def test_pivot_lvvit_s_low_effort_ratios():
 
 
 def test_pivot_fragment_reference_numbers():
-    """The fragment's closed form (pivot.md §7), to document how far the preset is."""
+    """The fragment's closed form (docs/references.md#pivot-sim-fragment), to document how far
+    the preset is."""
     def gemm(n, m, k):
         return math.ceil(m / 98) * math.ceil(n / 66) * math.ceil(k / 64) / 36 * 66 * 98
 

@@ -9,7 +9,8 @@ from sim.engine.compute import compute_cycles
 from sim.hw.dataflow import DATAFLOWS
 from sim.workload import lower
 
-# SCALE-Sim 3.0.0, CALC mode, DeiT-S/B layer at 197 tokens (shared/reference/scalesim.md §10):
+# SCALE-Sim 3.0.0, CALC mode, DeiT-S/B layer at 197 tokens
+# (docs/references.md#scale-sim-deit-measurements):
 # Total Cycles per GEMM (QK^T and S.V for one head).
 SCALESIM_DEIT = {
     ("deit_s", 32, "os"): (112391, 6173, 3625, 37463, 149855, 134231, 492728),
@@ -42,7 +43,7 @@ def test_deit_layer_matches_scalesim(key):
 
 
 def test_deit_mac_counts():
-    # shared/reference/energy_fpga.md §7
+    # docs/references.md#deit-mac-counts
     for name, total in (("deit_t", 1.254e9), ("deit_s", 4.599e9), ("deit_b", 17.564e9)):
         macs = sim.simulate("scalesim_32x32", sim.model_trace(name), mode="analytic").summary["macs"]
         assert abs(macs - total) / total < 1e-3

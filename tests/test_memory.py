@@ -468,7 +468,7 @@ DEIT_S_GEMMS = [("QKV", 197, 1152, 384, 1), ("QKT", 197, 197, 64, 6), ("SV", 197
                 ("PROJ", 197, 384, 384, 1), ("FC1", 197, 1536, 384, 1),
                 ("FC2", 197, 384, 1536, 1)]
 #: SCALE-Sim 3.0.0 USER, DeiT-S layer, 32x32, 256/256/128 kB, 32 words/cycle: Total Cycles
-#: (shared/reference/scalesim.md §10), used where the golden file lacks a dataflow.
+#: (docs/references.md#scale-sim-deit-measurements), used where the golden file lacks a dataflow.
 SCALESIM_DEIT_S_USER = {"os": 542_680, "ws": 558_678, "is": 904_132}
 
 

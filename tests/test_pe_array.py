@@ -170,8 +170,8 @@ def test_scalesim_total_cycles(rec):
     np.testing.assert_array_equal(res.out, a @ b)
 
 
-# DeiT-S one-head attention GEMMs on 128x128 (reference/scalesim.md section 10, measured
-# with SCALE-Sim 3.0.0, CALC mode): QK^T is (197, 197, 64), S.V is (197, 64, 197).
+# DeiT-S one-head attention GEMMs on 128x128 (docs/references.md#scale-sim-deit-measurements,
+# measured with SCALE-Sim 3.0.0, CALC mode): QK^T is (197, 197, 64), S.V is (197, 64, 197).
 DEIT_128 = [
     ((197, 197, 64), {"os": 1271, "ws": 1157, "is": 1157}),
     ((197, 64, 197), {"os": 901, "ws": 1157, "is": 1783}),

@@ -91,7 +91,8 @@ def test_user_total_is_compute_plus_stalls(rec):
     assert rec["total_cycles"] == cycles - 1 + rec["stall_cycles"]
 
 
-# SCALE-Sim 3.0.0 on one DeiT-S layer at 32x32, 256/256/128 kB (reference page, section 10).
+# SCALE-Sim 3.0.0 on one DeiT-S layer at 32x32, 256/256/128 kB
+# (docs/references.md#scale-sim-deit-measurements).
 DEIT_CALC_OS = {"QKV": 112_391, "QKT": 6_173, "SV": 3_625, "PROJ": 37_463,
                 "FC1": 149_855, "FC2": 134_231}
 DEIT_LAYER = {"CALC_os": (492_728, 0), "CALC_ws": (551_720, 0), "CALC_is": (513_224, 0),

@@ -197,7 +197,8 @@ def test_pomt_merges_the_dropped_tokens_into_their_mean():
         dropped = [r for r in x[b, 1:] if tuple(r.tolist()) not in kept]
         assert len(dropped) == R + 1
         assert torch.allclose(out[b, -1], torch.stack(dropped).mean(0), atol=1e-6)
-    # the score is s_attn + s_v of the reference page: recompute and compare the kept set
+    # the score is s_attn + s_v (docs/references.md#pomt-prune-and-merge): recompute and
+    # compare the kept set
     A, V = probs[:, :, P:, P:], info["v"][:, :, P:]
     s = A.amax(1).sum(1) / A.amax(1).sum(1).max() + V.amax(1).sum(-1).softmax(-1)
     top = s.argsort(1, descending=True)[:, : n - R - 2].sort(1).values + P

@@ -52,10 +52,10 @@ class TopKPrune(nn.Module):
 
 
 class POMTMerge(nn.Module):
-    """POMT prune-and-merge (reference/pomt_optin.md §1.4): with ``n`` tokens and ``P``
-    prefix tokens, score patch tokens by ``s_attn + s_v``, keep the top ``n - P - R - 1``
-    and average the other ``R + 1`` (unweighted) into one fused token appended at the end:
-    ``n - R`` tokens leave the block (197 -> 141 for R = 56)."""
+    """POMT prune-and-merge (arXiv 2407.05941; docs/references.md#pomt-prune-and-merge):
+    with ``n`` tokens and ``P`` prefix tokens, score patch tokens by ``s_attn + s_v``, keep
+    the top ``n - P - R - 1`` and average the other ``R + 1`` (unweighted) into one fused
+    token appended at the end: ``n - R`` tokens leave the block (197 -> 141 for R = 56)."""
 
     method = "pomt"
     needs = "probs"

@@ -1,6 +1,7 @@
 """PIVOT Phase 1 on a torch model: CKA between encoder branches, effort outputs, fine-tuning.
 
-Path-Score (an assumption where the PIVOT paper is silent): on a calibration batch of the
+Path-Score (docs/references.md#pivot-path-score; an assumption where the PIVOT paper is
+silent): on a calibration batch of the
 **pretrained** model, the redundancy of encoder ``j`` is
 
     r_j = CKA(MLP_{j-1}, A_j)
@@ -244,7 +245,8 @@ def finetune(model, x, y, *, epochs: int = 10, lr: float = 1e-3, batch_size: int
     mean(Shannon entropy)``: the default keeps that strength for any class count.  The
     entropy term makes confident predictions cheap, which is what entropy routing needs.
     AdamW with a cosine schedule; no EMA, no token loss, no augmentation (PIVOT's
-    35-epoch ImageNet recipe is reference/pivot.md §8).  Returns the per-epoch mean losses.
+    35-epoch ImageNet recipe: docs/references.md#pivot-models-and-fine-tuning).  Returns the
+    per-epoch mean losses.
     """
     import torch
     import torch.nn.functional as F
