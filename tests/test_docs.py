@@ -44,6 +44,15 @@ def _files():
                 yield p
 
 
+def _texts():
+    """``(path, text)`` of every scanned file that is UTF-8 text."""
+    for p in _files():
+        try:
+            yield p, p.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue
+
+
 def outside_pointers(text: str) -> list[str]:
     """Every outside-pointer match in ``text``."""
     return [m.group(0) for m in OUTSIDE.finditer(text)]
@@ -86,11 +95,7 @@ def _check_target(src: Path, target: Path, anchor: str | None) -> str | None:
 
 def test_no_pointer_leaves_the_repository():
     bad = []
-    for p in _files():
-        try:
-            text = p.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            continue
+    for p, text in _texts():
         for i, line in enumerate(text.splitlines(), 1):
             bad += [f"{p.relative_to(REPO)}:{i}: {hit}" for hit in outside_pointers(line)]
     assert not bad, "pointers outside the repository (cite docs/references.md instead):\n" \
@@ -115,11 +120,7 @@ def test_markdown_links_resolve_in_the_repository():
 def test_docs_anchor_pointers_resolve():
     """``docs/<page>.md#anchor`` in code, tests and docs names an existing heading."""
     bad = []
-    for p in _files():
-        try:
-            text = p.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            continue
+    for p, text in _texts():
         for m in DOC_POINTER.finditer(text):
             bad.append(_check_target(p, REPO / m.group(1), m.group(2)))
     bad = [b for b in bad if b]
