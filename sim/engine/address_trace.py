@@ -39,8 +39,9 @@ __all__ = ["write_gemm_traces", "write_traces", "TRACE_NAMES", "OFFSETS_WORDS",
 
 #: Base addresses (words) of the ifmap, filter and ofmap spaces (SCALE-Sim's defaults).
 OFFSETS_WORDS = (0, 10_000_000, 20_000_000)
-#: Trace rows generated and written per chunk.
+#: Most trace rows, and most values, generated and written per chunk.
 CHUNK_ROWS = 1 << 16
+CHUNK_CELLS = 1 << 20
 #: Words per DRAM trace row when the bandwidth is unlimited.
 UNLIMITED_ROW_WORDS = 64
 #: Most words per DRAM trace row (a faster interface puts several rows on one cycle).
@@ -115,16 +116,40 @@ def write_gemm_traces(arch, m: int, n: int, k: int, out_dir, prefix: str = "") -
     return paths
 
 
+class _CsvWriter:
+    """Formats int64 rows as CSV text in a Numba kernel and writes the bytes (the same
+    bytes ``numpy.savetxt(fmt="%d", delimiter=",")`` writes, many times faster)."""
+
+    def __init__(self, path):
+        self.fh = open(path, "wb")  # noqa: SIM115 -- closed by __exit__
+        self.text = np.empty(0, dtype=np.uint8)
+
+    def write(self, rows: np.ndarray) -> None:
+        need = 21 * rows.size
+        if self.text.size < need:
+            self.text = np.empty(need, dtype=np.uint8)
+        used = _kt.format_rows(rows, self.text)
+        self.fh.write(self.text[:used].tobytes())
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.fh.close()
+
+
 def _write_sram(path, geom, op, nrows, per_fold, fold_start, ports, hit):
-    with open(path, "w") as fh:
-        for row0 in range(0, nrows, CHUNK_ROWS):
-            size = min(CHUNK_ROWS, nrows - row0)
-            buf = np.empty((size, ports + 1), dtype=np.int64)
-            _kt.sram_rows(geom, np.int64(op), np.int64(row0), buf)
+    chunk = max(1, min(CHUNK_ROWS, CHUNK_CELLS // (ports + 1)))
+    buf = np.empty((chunk, ports + 1), dtype=np.int64)
+    with _CsvWriter(path) as out:
+        for row0 in range(0, nrows, chunk):
+            size = min(chunk, nrows - row0)
+            rows = buf[:size]
+            _kt.sram_rows(geom, np.int64(op), np.int64(row0), rows)
             g = np.arange(row0, row0 + size, dtype=np.int64)
             fold = g // per_fold
-            buf[:, 0] = fold_start[fold] + (g - fold * per_fold) + hit
-            np.savetxt(fh, buf, fmt="%d", delimiter=",")
+            rows[:, 0] = fold_start[fold] + (g - fold * per_fold) + hit
+            out.write(rows)
 
 
 def _write_dram(path, geom, op, events, fill, words_per_cycle):
@@ -132,16 +157,21 @@ def _write_dram(path, geom, op, events, fill, words_per_cycle):
     width = UNLIMITED_ROW_WORDS if unlimited else min(
         MAX_ROW_WORDS, max(1, math.ceil(words_per_cycle - 1e-9)))
     wpc = 0.0 if unlimited else float(words_per_cycle)
-    with open(path, "w") as fh:
-        buf = np.empty((max(1, min(CHUNK_ROWS, (1 << 20) // width)), width + 1),
-                       dtype=np.int64)
+    buf = np.empty((max(1, min(CHUNK_ROWS, CHUNK_CELLS // (width + 1))), width + 1),
+                   dtype=np.int64)
+    with _CsvWriter(path) as out:
+        used = 0
         for _op, fold, issue, _xf, words in events:
             word0 = 0
             while word0 < words:
+                if used == len(buf):
+                    out.write(buf)
+                    used = 0
                 nrow = _kt.dram_rows(geom, np.int64(op), np.int64(fold), np.int64(words),
-                                     np.int64(word0), np.int64(issue - fill), wpc, buf)
-                np.savetxt(fh, buf[:nrow], fmt="%d", delimiter=",")
+                                     np.int64(word0), np.int64(issue - fill), wpc, buf[used:])
+                used += nrow
                 word0 += nrow * width
+        out.write(buf[:used])
 
 
 def write_traces(arch, ops, out_dir) -> dict:

@@ -164,3 +164,36 @@ def dram_rows(geom, op, fold, words, word0, cycle0, words_per_cycle, out):
             w += 1
         nrow += 1
     return nrow
+
+
+@jit
+def format_rows(rows, out):
+    """Write ``rows`` (int64, 2-D) as CSV text into ``out`` (uint8): values joined by ``,``,
+    rows ended by ``\\n``, as ``numpy.savetxt(fmt="%d", delimiter=",")`` writes them.
+    ``out`` needs ``21 * rows.size`` bytes at most.  Returns the bytes used."""
+    p = 0
+    for r in range(rows.shape[0]):
+        for c in range(rows.shape[1]):
+            if c > 0:
+                out[p] = 44  # ","
+                p += 1
+            v = rows[r, c]
+            if v < 0:
+                out[p] = 45  # "-"
+                p += 1
+                v = -v
+            start = p
+            while True:
+                out[p] = 48 + v % 10
+                p += 1
+                v //= 10
+                if v == 0:
+                    break
+            i, j = start, p - 1
+            while i < j:
+                out[i], out[j] = out[j], out[i]
+                i += 1
+                j -= 1
+        out[p] = 10  # "\n"
+        p += 1
+    return p
