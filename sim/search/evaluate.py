@@ -1,0 +1,360 @@
+"""The batched evaluator: many designs x one or more traces in vectorised passes.
+
+``evaluate(arch, traces, points)`` returns one row per (trace, point) equal to
+``sim.simulate(load_arch(arch, overrides=point), trace, mode=mode).summary`` (integers
+exactly, floats to rounding), plus the point's own columns, ``point`` (row index in
+``points``), ``feasible`` and ``reason``.  See ``docs/sweep.md`` ("the batched path").
+
+Validation works on whole columns with the schema's ranges and choices
+(:mod:`sim.config.schema`): an unknown key, a wrong type, NaN or an out-of-range value
+raises :class:`~sim.errors.ConfigError` naming the column and its first bad row.  A point
+that breaks a cross-field rule (DRAM bandwidth form, energy table vs platform) or does not
+fit its FPGA becomes a row with ``feasible=False`` and the reason; its figures are missing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+
+import numpy as np
+
+from sim.config import ArchConfig, load_arch
+from sim.config.schema import DramConfig
+from sim.config.validate import _hints, _unwrap_optional
+from sim.cost.tables import resolve_table, table_problems
+from sim.errors import ConfigError
+from sim.hw.fpga.device import RESOURCES
+from sim.search import _batch
+from sim.workload import Trace, load_trace, lower
+
+__all__ = ["evaluate", "POINT_KEYS"]
+
+_SKIP = ("schema_version", "name", "description", "energy_table.overrides")
+#: Columns whose values split the points into groups evaluated together.
+_CATEGORICAL = ("array.dataflow", "array.fold_overlap", "precision", "platform",
+                "energy_table.name", "energy_table.dram", "vector.overlap")
+_DRAM_OPT = ("dram.ifmap_bytes_per_cycle", "dram.filter_bytes_per_cycle",
+             "dram.ofmap_bytes_per_cycle", "dram.bandwidth_gbps")
+
+
+def _leaves(cls, prefix=""):
+    hints, fields = _hints(cls)
+    for name, field in fields.items():
+        tp, optional = _unwrap_optional(hints[name])
+        key = prefix + name
+        if dataclasses.is_dataclass(tp):
+            yield from _leaves(tp, key + ".")
+        elif key not in _SKIP:
+            yield key, (tp, field.metadata, optional)
+
+
+#: dotted key -> (type, field metadata, optional) of every key a point may set.
+POINT_KEYS = dict(_leaves(ArchConfig))
+
+
+def _must(tp, meta) -> str:
+    if "choices" in meta:
+        return f"one of {list(meta['choices'])}"
+    must = {int: "an integer", float: "a number", bool: "true or false",
+            str: "a string"}[tp]
+    if "range" in meta:
+        lo, hi = meta["range"]
+        must += f" in [{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}]"
+    return must
+
+
+def _fail(key, values, bad, tp, meta, extra=""):
+    i = int(np.flatnonzero(bad)[0])
+    raise ConfigError(f"{key} = {values[i]!r}; must be {_must(tp, meta)}{extra} "
+                      f"(row {i}, {int(bad.sum())} bad row(s))", source="points")
+
+
+def _column(key, raw, size):
+    """Validate one column; return a typed array (None in optional columns -> NaN)."""
+    tp, meta, optional = POINT_KEYS[key]
+    arr = np.asarray(raw)
+    if arr.ndim != 1 or len(arr) != size:
+        raise ConfigError(f"{key}: must be a 1-D column of {size} values, not shape "
+                          f"{arr.shape}", source="points")
+    if arr.dtype == object:
+        items = list(arr)
+        none = np.array([v is None for v in items], dtype=bool)
+        if optional and none.any():
+            items = [np.nan if v is None else v for v in items]
+        ok = {bool: lambda v: isinstance(v, (bool, np.bool_)),
+              int: lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, bool),
+              float: lambda v: isinstance(v, (int, float, np.integer, np.floating))
+              and not isinstance(v, (bool, np.bool_)),
+              str: lambda v: isinstance(v, str)}[tp]
+        bad = np.array([not ok(v) for v in items], dtype=bool) & ~(none & optional)
+        if bad.any():
+            _fail(key, arr, bad, tp, meta)
+        arr = np.array(items, dtype={bool: bool, int: np.int64, float: np.float64,
+                                     str: object}[tp])
+        if tp is float and optional:
+            nan = np.isnan(arr) & ~none
+            if nan.any():
+                _fail(key, arr, nan, tp, meta, ", not NaN")
+            return _ranged(key, arr, tp, meta, skip=none)
+        return _ranged(key, arr, tp, meta)
+    kind = arr.dtype.kind
+    ok = {bool: kind == "b", int: kind in "iu", float: kind in "iuf",
+          str: kind in "US"}[tp]
+    if not ok:
+        bad = np.ones(size, dtype=bool)
+        raise ConfigError(f"{key} = {arr[0]!r}; must be {_must(tp, meta)}, not dtype "
+                          f"{arr.dtype} (row 0, {int(bad.sum())} bad row(s))", source="points")
+    if tp is float:
+        arr = arr.astype(np.float64)
+        if np.isnan(arr).any():
+            _fail(key, arr, np.isnan(arr), tp, meta, ", not NaN")
+    elif tp is int:
+        arr = arr.astype(np.int64)
+    elif tp is str:
+        arr = arr.astype(object)
+    return _ranged(key, arr, tp, meta)
+
+
+def _ranged(key, arr, tp, meta, skip=None):
+    if "choices" in meta:
+        bad = ~np.isin(arr, np.array(meta["choices"], dtype=object))
+    elif "range" in meta:
+        lo, hi = meta["range"]
+        bad = np.zeros(len(arr), dtype=bool)
+        if lo is not None:
+            bad |= arr < lo
+        if hi is not None:
+            bad |= arr > hi
+    else:
+        return arr
+    if skip is not None:
+        bad &= ~skip
+    if bad.any():
+        _fail(key, arr, bad, tp, meta)
+    return arr
+
+
+def _base_value(arch, key):
+    node = arch
+    for part in key.split("."):
+        node = getattr(node, part)
+    return node
+
+
+def _columns(arch, points):
+    """All point keys as arrays of one length (points override the base arch)."""
+    if hasattr(points, "columns") and hasattr(points, "to_dict"):
+        points = {c: points[c].to_numpy() for c in points.columns}
+    if not isinstance(points, dict):
+        raise ConfigError(f"points must be a DataFrame or a dict of arrays, not "
+                          f"{type(points).__name__}", source="points")
+    unknown = sorted(k for k in points if k not in POINT_KEYS)
+    if unknown:
+        raise ConfigError(f"{unknown[0]}: unknown key; allowed keys are "
+                          f"{sorted(POINT_KEYS)}", source="points")
+    sizes = {len(np.asarray(v).reshape(-1)) for v in points.values()}
+    size = sizes.pop() if len(sizes) == 1 else None
+    if size is None:
+        raise ConfigError("every column must have the same length" if sizes else
+                          "points must have at least one column", source="points")
+    cols = {}
+    for key in POINT_KEYS:
+        if key in points:
+            cols[key] = _column(key, points[key], size)
+        else:
+            v = _base_value(arch, key)
+            tp = POINT_KEYS[key][0]
+            if v is None:
+                cols[key] = np.full(size, np.nan)
+            elif tp is str:
+                cols[key] = np.full(size, v, dtype=object)
+            else:
+                cols[key] = np.full(size, v)
+    return cols, size
+
+
+def _cross_reason(arch, cat, cols, i):
+    """Loader's cross-field problems of point ``i`` (one group's categorical values)."""
+    dram_vals = [None if np.isnan(cols[k][i]) else float(cols[k][i]) for k in _DRAM_OPT]
+    dram = DramConfig(*dram_vals, latency_cycles=int(cols["dram.latency_cycles"][i]))
+    et = types.SimpleNamespace(name=cat["energy_table.name"], dram=cat["energy_table.dram"],
+                               overrides=arch.energy_table.overrides)
+    probs = dram.problems() + table_problems(
+        types.SimpleNamespace(energy_table=et, platform=cat["platform"]))
+    return "; ".join(probs)
+
+
+def _fit_reasons(arch, fpga, over):
+    out = []
+    for i in np.flatnonzero(over):
+        parts = [f"{RESOURCES[r]}: needs {int(fpga[f'fpga_{r}_used'][i]):,} but the device "
+                 f"has {int(fpga[f'fpga_{r}_available']):,}" for r in RESOURCES
+                 if fpga[f"fpga_{r}_used"][i] > fpga[f"fpga_{r}_available"]]
+        out.append(f"design {arch.name!r} does not fit the {fpga['fpga_board']} "
+                   f"({fpga['fpga_part']}); " + "; ".join(parts))
+    return out
+
+
+def _one_trace(arch, trace, cols, size, mode):
+    plan = _batch.plan_ops(lower(trace))
+    codes = np.stack([np.unique(cols[k].astype(str), return_inverse=True)[1].reshape(-1)
+                      for k in _CATEGORICAL]
+                     + [np.isnan(cols[k]).astype(np.int64) for k in _DRAM_OPT], axis=1)
+    _, group = np.unique(codes, axis=0, return_inverse=True)
+    group = group.reshape(-1)
+    feasible = np.ones(size, dtype=bool)
+    reason = np.full(size, "", dtype=object)
+    parts = []
+    for gi in range(group.max() + 1):
+        idx = np.flatnonzero(group == gi)
+        cat = {k: cols[k][idx[0]] for k in _CATEGORICAL}
+        cat = {k: (bool(v) if isinstance(v, (bool, np.bool_)) else v) for k, v in cat.items()}
+        why = _cross_reason(arch, cat, cols, idx[0])
+        if why:
+            feasible[idx] = False
+            reason[idx] = [_cross_reason(arch, cat, cols, i) for i in idx]
+            continue
+        sub = {k: v[idx] for k, v in cols.items()}
+        fpga = None
+        if cat["platform"] != "asic":
+            fpga = _batch.fpga_columns(sub, cat["precision"], cat["platform"])
+            over = np.zeros(len(idx), dtype=bool)
+            for r in RESOURCES:
+                over |= fpga[f"fpga_{r}_used"] > fpga[f"fpga_{r}_available"]
+            if over.any():
+                feasible[idx[over]] = False
+                reason[idx[over]] = _fit_reasons(arch, fpga, over)
+                keep = ~over
+                idx = idx[keep]
+                sub = {k: v[keep] for k, v in sub.items()}
+                fpga = {k: (v[keep] if isinstance(v, np.ndarray) else v)
+                        for k, v in fpga.items()}
+            if not len(idx):
+                continue
+        mem = _memory(plan, sub, cat) if mode == "cycle" else None
+        table = resolve_table(types.SimpleNamespace(
+            energy_table=types.SimpleNamespace(name=cat["energy_table.name"],
+                                               overrides=arch.energy_table.overrides),
+            platform=cat["platform"]))
+        res = _batch.run_columns(plan, sub, cat, table, trace.batch, mem, fpga)
+        res.update({"dataflow": cat["array.dataflow"], "rows": sub["array.rows"],
+                    "cols": sub["array.cols"], "clock_mhz": sub["clock_mhz"],
+                    "precision": cat["precision"]})
+        parts.append((idx, res))
+    return feasible, reason, parts
+
+
+def _memory(plan, sub, cat):
+    """The memory walk of every (design, GEMM shape): int64 ``(Q, U, 6)``."""
+    from sim.engine._kernels import batch as _kb
+    from sim.engine._kernels import memory as _km
+
+    q = len(sub["array.rows"])
+    p = np.zeros((q, _km.N_PARAMS))
+    p[:, _km.P_ROWS], p[:, _km.P_COLS] = sub["array.rows"], sub["array.cols"]
+    p[:, _km.P_DF] = {"os": 0, "ws": 1, "is": 2}[cat["array.dataflow"]]
+    p[:, _km.P_OVERLAP] = 1.0 if cat["array.fold_overlap"] else 0.0
+    gbps = sub["dram.bandwidth_gbps"]
+    if not np.isnan(gbps[0]):
+        b = gbps * 1e3 / sub["clock_mhz"]
+        p[:, _km.P_BW_I], p[:, _km.P_BW_F], p[:, _km.P_BW_O] = b, b, b
+        p[:, _km.P_SHARED] = 1.0
+    else:
+        p[:, _km.P_BW_I] = sub["dram.ifmap_bytes_per_cycle"]
+        p[:, _km.P_BW_F] = sub["dram.filter_bytes_per_cycle"]
+        p[:, _km.P_BW_O] = sub["dram.ofmap_bytes_per_cycle"]
+    p[:, _km.P_LAT] = sub["dram.latency_cycles"]
+    wb = sub["memory.word_bytes"]
+    for j, buf in ((_km.P_HALF_I, "ifmap"), (_km.P_HALF_F, "filter"), (_km.P_HALF_O, "ofmap")):
+        p[:, j] = np.floor(sub[f"memory.{buf}_kib"] * 1024.0 / wb).astype(np.int64) // 2
+    p[:, _km.P_WORD] = wb
+    folds = _batch.gemm_columns(plan, sub["array.rows"], sub["array.cols"],
+                                cat["array.dataflow"], False)["folds"]
+    out = np.zeros((q, len(plan.m), 6), dtype=np.int64)
+    if q and len(plan.m):
+        _kb.memory_walk_points(plan.m, plan.n, plan.k, p, int(folds.max()), out)
+    return out
+
+
+def evaluate(arch, traces, points, mode: str = "analytic"):
+    """Evaluate many design points on one or more traces.
+
+    Parameters
+    ----------
+    arch : ArchConfig or str or Path
+        Base architecture (a preset name, a YAML file or an ArchConfig).
+    traces : Trace or str or Path, or a list of them
+        Workload(s); every point runs on every trace.
+    points : pandas.DataFrame or dict of array_like
+        One column per dotted arch key (:data:`POINT_KEYS`: ``array.rows``,
+        ``array.dataflow``, ``clock_mhz``, ``memory.ifmap_kib``, ``dram.bandwidth_gbps``
+        (None = not given), ``vector.lanes``, ``precision``, ...), one row per point.
+    mode : {"analytic", "cycle"}
+        As in :func:`sim.simulate`; ``cycle`` runs the memory walk of every point.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (trace, point): the point's columns, ``point``, ``feasible``,
+        ``reason`` and every key of ``simulate(...).summary`` (missing on infeasible
+        rows; integer columns are nullable ``Int64`` when some row is missing).
+    """
+    import pandas as pd
+
+    if mode not in ("analytic", "cycle"):
+        raise ConfigError(f"mode must be one of ['cycle', 'analytic'], not {mode!r}")
+    arch = arch if isinstance(arch, ArchConfig) else load_arch(arch)
+    if isinstance(traces, (list, tuple)):
+        traces = list(traces)
+    else:
+        traces = [traces]
+    traces = [t if isinstance(t, Trace) else load_trace(t) for t in traces]
+    cols, size = _columns(arch, points)
+    given = list(points.columns if hasattr(points, "columns") else points)
+    frames = []
+    for trace in traces:
+        feasible, reason, parts = _one_trace(arch, trace, cols, size, mode)
+        data = {k: cols[k] for k in given}
+        data["point"] = np.arange(size)
+        data["feasible"] = feasible
+        data["reason"] = reason
+        head = {"arch": arch.name, "trace": trace.name, "model": trace.model.name,
+                "batch": trace.batch, "mode": mode}
+        data.update({k: np.full(size, v, dtype=object if isinstance(v, str) else None)
+                     for k, v in head.items()})
+        data.update(_scatter(parts, size))
+        frames.append(pd.DataFrame(data))
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def _scatter(parts, size):
+    """Merge group results into full-length columns (missing -> <NA>/NaN/None)."""
+    import pandas as pd
+
+    keys = []
+    for _, res in parts:
+        keys.extend(k for k in res if k not in keys)
+    out = {}
+    for key in keys:
+        have = np.zeros(size, dtype=bool)
+        vals = [(idx, res[key]) for idx, res in parts if key in res]
+        sample = vals[0][1]
+        kind = np.asarray(sample).dtype.kind
+        if isinstance(sample, str) or kind in "OU":
+            col = np.full(size, None, dtype=object)
+        elif kind in "iu":
+            col = np.zeros(size, dtype=np.int64)
+        else:
+            col = np.full(size, np.nan)
+        for idx, v in vals:
+            col[idx] = v
+            have[idx] = True
+        if kind in "iu" and not isinstance(sample, str):
+            out[key] = col if have.all() else pd.array(
+                np.where(have, col, 0), dtype="Int64").copy()
+            if not have.all():
+                out[key][~have] = pd.NA
+        else:
+            out[key] = col
+    return out
