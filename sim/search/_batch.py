@@ -192,7 +192,6 @@ def run_columns(plan: Plan, cols: dict, cat: dict, table, batch: int, mem=None,
     rows, ncols = cols["array.rows"], cols["array.cols"]
     clock = cols["clock_mhz"]
     hz = clock * 1e6
-    prec = cat["precision"]
     g = gemm_columns(plan, rows, ncols, cat["array.dataflow"], cat["array.fold_overlap"])
     w = plan.gemm_count
     per = dict(g)

@@ -66,7 +66,8 @@ def _must(tp, meta) -> str:
 
 def _fail(key, values, bad, tp, meta, extra=""):
     i = int(np.flatnonzero(bad)[0])
-    raise ConfigError(f"{key} = {values[i]!r}; must be {_must(tp, meta)}{extra} "
+    value = values[i].item() if hasattr(values[i], "item") else values[i]
+    raise ConfigError(f"{key} = {value!r}; must be {_must(tp, meta)}{extra} "
                       f"(row {i}, {int(bad.sum())} bad row(s))", source="points")
 
 
@@ -103,7 +104,8 @@ def _column(key, raw, size):
           str: kind in "US"}[tp]
     if not ok:
         bad = np.ones(size, dtype=bool)
-        raise ConfigError(f"{key} = {arr[0]!r}; must be {_must(tp, meta)}, not dtype "
+        first = arr[0].item() if hasattr(arr[0], "item") else arr[0]
+        raise ConfigError(f"{key} = {first!r}; must be {_must(tp, meta)}, not dtype "
                           f"{arr.dtype} (row 0, {int(bad.sum())} bad row(s))", source="points")
     if tp is float:
         arr = arr.astype(np.float64)
