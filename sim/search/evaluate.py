@@ -78,6 +78,15 @@ def _column(key, raw, size):
     if arr.ndim != 1 or len(arr) != size:
         raise ConfigError(f"{key}: must be a 1-D column of {size} values, not shape "
                           f"{arr.shape}", source="points")
+    if arr.dtype == object and tp is str:
+        import pandas as pd
+
+        uniq = pd.unique(arr)
+        bad_vals = [v for v in uniq if not isinstance(v, str)
+                    or ("choices" in meta and v not in meta["choices"])]
+        if bad_vals:
+            _fail(key, arr, np.isin(arr, np.array(bad_vals, dtype=object)), tp, meta)
+        return arr
     if arr.dtype == object:
         items = list(arr)
         none = np.array([v is None for v in items], dtype=bool)
@@ -166,13 +175,10 @@ def _columns(arch, points):
             cols[key] = _column(key, points[key], size)
         else:
             v = _base_value(arch, key)
-            tp = POINT_KEYS[key][0]
-            if v is None:
-                cols[key] = np.full(size, np.nan)
-            elif tp is str:
-                cols[key] = np.full(size, v, dtype=object)
+            if key in _CATEGORICAL:
+                cols[key] = v  # constant: kept as a scalar, never materialised
             else:
-                cols[key] = np.full(size, v)
+                cols[key] = np.full(size, np.nan if v is None else v)
     return cols, size
 
 
@@ -188,36 +194,36 @@ def _cross_reason(arch, cat, cols, i):
 
 
 def _fit_reasons(arch, fpga, over):
-    out = []
-    for i in np.flatnonzero(over):
-        parts = [f"{RESOURCES[r]}: needs {int(fpga[f'fpga_{r}_used'][i]):,} but the device "
-                 f"has {int(fpga[f'fpga_{r}_available']):,}" for r in RESOURCES
-                 if fpga[f"fpga_{r}_used"][i] > fpga[f"fpga_{r}_available"]]
-        out.append(f"design {arch.name!r} does not fit the {fpga['fpga_board']} "
-                   f"({fpga['fpga_part']}); " + "; ".join(parts))
+    """The loader's over-budget lines (``DSP48E2: needs N but the device has M``)."""
+    head = f"design {arch.name!r} does not fit the {fpga['fpga_board']} ({fpga['fpga_part']})"
+    out = np.full(int(over.sum()), head, dtype=object)
+    for r in RESOURCES:
+        used, avail = fpga[f"fpga_{r}_used"][over], fpga[f"fpga_{r}_available"]
+        bad = np.flatnonzero(used > avail)
+        tail = f" but the device has {avail:,}"
+        out[bad] = [f"{h}; {RESOURCES[r]}: needs {u:,}{tail}"
+                    for h, u in zip(out[bad], used[bad].tolist())]
     return out
 
 
 def _one_trace(arch, trace, cols, size, mode):
     plan = _batch.plan_ops(lower(trace))
-    codes = np.stack([np.unique(cols[k].astype(str), return_inverse=True)[1].reshape(-1)
-                      for k in _CATEGORICAL]
-                     + [np.isnan(cols[k]).astype(np.int64) for k in _DRAM_OPT], axis=1)
-    _, group = np.unique(codes, axis=0, return_inverse=True)
-    group = group.reshape(-1)
     feasible = np.ones(size, dtype=bool)
     reason = np.full(size, "", dtype=object)
     parts = []
-    for gi in range(group.max() + 1):
-        idx = np.flatnonzero(group == gi)
-        cat = {k: cols[k][idx[0]] for k in _CATEGORICAL}
+    numeric = [k for k in POINT_KEYS if k not in _CATEGORICAL]
+    for idx in _groups(cols, size):
+        cat = {k: (cols[k][idx[0]] if isinstance(cols[k], np.ndarray) else cols[k])
+               for k in _CATEGORICAL}
         cat = {k: (bool(v) if isinstance(v, (bool, np.bool_)) else v) for k, v in cat.items()}
         why = _cross_reason(arch, cat, cols, idx[0])
         if why:
             feasible[idx] = False
-            reason[idx] = [_cross_reason(arch, cat, cols, i) for i in idx]
+            per_row = any(not np.isnan(cols[k][idx[0]]) for k in _DRAM_OPT[3:]) and \
+                "bandwidth form" in why
+            reason[idx] = [_cross_reason(arch, cat, cols, i) for i in idx] if per_row else why
             continue
-        sub = {k: v[idx] for k, v in cols.items()}
+        sub = {k: (cols[k] if len(idx) == size else cols[k][idx]) for k in numeric}
         fpga = None
         if cat["platform"] != "asic":
             fpga = _batch.fpga_columns(sub, cat["precision"], cat["platform"])
@@ -245,6 +251,24 @@ def _one_trace(arch, trace, cols, size, mode):
                     "precision": cat["precision"]})
         parts.append((idx, res))
     return feasible, reason, parts
+
+
+def _groups(cols, size):
+    """Index arrays of the points that share every categorical value and DRAM form."""
+    import pandas as pd
+
+    key = np.zeros(size, dtype=np.int64)
+    for k in _CATEGORICAL + _DRAM_OPT:
+        v = cols[k]
+        if not isinstance(v, np.ndarray):
+            continue
+        codes = np.isnan(v).astype(np.int64) if k in _DRAM_OPT else pd.factorize(v)[0]
+        key = key * (int(codes.max()) + 1) + codes
+    if not key.any():
+        return [np.arange(size)]
+    order = np.argsort(key, kind="stable")
+    cuts = np.flatnonzero(np.diff(key[order])) + 1
+    return np.split(order, cuts)
 
 
 def _memory(plan, sub, cat):
@@ -317,21 +341,33 @@ def evaluate(arch, traces, points, mode: str = "analytic"):
     frames = []
     for trace in traces:
         feasible, reason, parts = _one_trace(arch, trace, cols, size, mode)
-        data = {k: cols[k] for k in given}
+        data = {k: (pd.Categorical(cols[k]) if cols[k].dtype == object else cols[k])
+                for k in given}
         data["point"] = np.arange(size)
         data["feasible"] = feasible
-        data["reason"] = reason
+        data["reason"] = pd.Categorical(reason)
         head = {"arch": arch.name, "trace": trace.name, "model": trace.model.name,
                 "batch": trace.batch, "mode": mode}
-        data.update({k: np.full(size, v, dtype=object if isinstance(v, str) else None)
-                     for k, v in head.items()})
+        data.update({k: _const_column(v, size) for k, v in head.items()})
         data.update(_scatter(parts, size))
         frames.append(pd.DataFrame(data))
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
+def _const_column(value, size):
+    import pandas as pd
+
+    if isinstance(value, str):
+        return pd.Categorical.from_codes(np.zeros(size, dtype=np.int8), [value])
+    return np.full(size, value)
+
+
 def _scatter(parts, size):
-    """Merge group results into full-length columns (missing -> <NA>/NaN/None)."""
+    """Merge group results into full-length columns.
+
+    Strings become categoricals; a key missing on some rows is <NA> (integers, as
+    nullable ``Int64``), NaN (floats) or a missing category (strings).
+    """
     import pandas as pd
 
     keys = []
@@ -339,24 +375,23 @@ def _scatter(parts, size):
         keys.extend(k for k in res if k not in keys)
     out = {}
     for key in keys:
-        have = np.zeros(size, dtype=bool)
         vals = [(idx, res[key]) for idx, res in parts if key in res]
+        have = np.zeros(size, dtype=bool)
+        for idx, _ in vals:
+            have[idx] = True
         sample = vals[0][1]
-        kind = np.asarray(sample).dtype.kind
-        if isinstance(sample, str) or kind in "OU":
-            col = np.full(size, None, dtype=object)
-        elif kind in "iu":
-            col = np.zeros(size, dtype=np.int64)
-        else:
-            col = np.full(size, np.nan)
+        if isinstance(sample, str):
+            cats = list(dict.fromkeys(v for _, v in vals))
+            codes = np.full(size, -1, dtype=np.int16)
+            for idx, v in vals:
+                codes[idx] = cats.index(v)
+            out[key] = pd.Categorical.from_codes(codes, cats)
+            continue
+        is_int = np.asarray(sample).dtype.kind in "iu"
+        col = np.zeros(size, dtype=np.int64) if is_int else np.full(size, np.nan)
         for idx, v in vals:
             col[idx] = v
-            have[idx] = True
-        if kind in "iu" and not isinstance(sample, str):
-            out[key] = col if have.all() else pd.array(
-                np.where(have, col, 0), dtype="Int64").copy()
-            if not have.all():
-                out[key][~have] = pd.NA
-        else:
-            out[key] = col
+        if is_int and not have.all():
+            col = pd.arrays.IntegerArray(col, ~have)
+        out[key] = col
     return out
