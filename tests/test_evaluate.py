@@ -158,6 +158,8 @@ def test_fit_reason_names_the_resource():
     ({"clock_mhz": [100.0, 1e9]}, r"^points: clock_mhz = 1000000000\.0; must be a number in"),
     ({"array.dataflow": ["os", "xs"]},
      r"^points: array\.dataflow = 'xs'; must be one of \['os', 'ws', 'is'\] \(row 1,"),
+    ({"array.dataflow": np.array(["os", 3, None], dtype=object)},
+     r"^points: array\.dataflow = 3; must be one of \['os', 'ws', 'is'\] \(row 1, 2 bad"),
     ({"array.fold_overlap": [1, 0]}, r"^points: array\.fold_overlap = 1; must be true or"),
     ({"vector.lanes": np.array([8, True], dtype=object)},
      r"^points: vector\.lanes = True; must be an integer in \[1, 1048576\] \(row 1,"),

@@ -85,7 +85,7 @@ def _column(key, raw, size):
         bad_vals = [v for v in uniq if not isinstance(v, str)
                     or ("choices" in meta and v not in meta["choices"])]
         if bad_vals:
-            _fail(key, arr, np.isin(arr, np.array(bad_vals, dtype=object)), tp, meta)
+            _fail(key, arr, pd.Series(arr).isin(bad_vals).to_numpy(), tp, meta)
         return arr
     if arr.dtype == object:
         items = list(arr)
