@@ -180,3 +180,12 @@ def test_bad_mode_and_keys_cover_schema():
     assert {"array.rows", "dram.bandwidth_gbps", "vector.cost.merge", "precision",
             "energy_table.dram"} <= set(POINT_KEYS)
     assert "name" not in POINT_KEYS
+
+
+@pytest.mark.parametrize("mode", ["analytic", "cycle"])
+def test_batched_trace_and_trace_list(mode, rng):
+    traces = [sim.model_trace("deit_s", batch=3), *_traces(["deit_s_topk3"])]
+    pts = random_points(rng, 30, max_edge=96, cycle=True)
+    df = evaluate("tpu_v1_like", traces, pd.DataFrame(pts), mode=mode)
+    assert df["trace"].tolist()[::30] == [t.name for t in traces]
+    assert check_rows("tpu_v1_like", traces, pts, df, mode) >= 20
