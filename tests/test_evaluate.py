@@ -189,3 +189,47 @@ def test_batched_trace_and_trace_list(mode, rng):
     df = evaluate("tpu_v1_like", traces, pd.DataFrame(pts), mode=mode)
     assert df["trace"].tolist()[::30] == [t.name for t in traces]
     assert check_rows("tpu_v1_like", traces, pts, df, mode) >= 20
+
+
+def _slow_summary(arch, trace, mode):
+    return sim.simulate(arch, trace, mode=mode).summary
+
+
+@pytest.mark.parametrize("mode", ["analytic", "cycle"])
+def test_sweep_batched_path_equals_per_point_path(mode, monkeypatch):
+    import functools
+
+    import sim.api
+    from sim.search.space import Space
+    from sim.search.sweep import sweep
+
+    space = Space.grid({"array.rows": [16, 64, 128], "array.dataflow": ["os", "ws"],
+                        "clock_mhz": [150, 200.5], "memory.ifmap_kib": [64, 700.5]})
+    traces = ["deit_s", "workloads/deit_s_topk3.yaml"]
+    calls = []
+    real = sim.api.simulate
+    monkeypatch.setattr(sim.api, "simulate", lambda *a, **k: calls.append(1) or real(*a, **k))
+    fast = sweep("zcu102", traces, space, executor="inline", mode=mode)
+    assert not calls  # every feasible row came from the batched evaluator
+    slow = sweep("zcu102", traces, space, executor="inline", mode=mode,
+                 evaluate=functools.partial(_slow_summary, mode=mode))
+    assert list(fast.columns) == list(slow.columns)
+    assert fast["feasible"].sum() == 32 and (~fast["feasible"]).sum() == 16
+    for col in fast.columns:
+        a, b = fast[col].tolist(), slow[col].tolist()
+        if fast[col].dtype.kind == "f":
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=0, err_msg=col)
+        else:
+            assert a == b, col
+
+
+def test_sweep_batch_with_a_bad_value_takes_the_per_point_path():
+    from sim.search.space import Space
+    from sim.search.sweep import sweep
+
+    df = sweep("edge_16x16", ["deit_s"], Space.grid({"array.rows": [0, 8, 16]}),
+               executor="inline", mode="analytic", batch_size=3)
+    assert df["status"].tolist() == ["infeasible", "ok", "ok"]
+    assert "array.rows = 0" in df.loc[0, "reason"]
+    assert df.loc[2, "cycles"] == sim.simulate("edge_16x16", "workloads/deit_s.yaml",
+                                               mode="analytic").summary["cycles"]

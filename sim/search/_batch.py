@@ -202,9 +202,15 @@ def run_columns(plan: Plan, cols: dict, cat: dict, table, batch: int, mem=None,
     gemm_total = (per["compute_cycles"] + per["stall_cycles"] + per["fill_cycles"]
                   + per["drain_cycles"])
     vcyc = vector_columns(plan, cols)
-    out = {key: per[key] @ w for key in _SUM_INT if key in per}
-    out["macs"] = np.full(len(rows), int((plan.m * plan.n * plan.k * w).sum()), dtype=np.int64)
-    out["vector_cycles"] = vcyc @ plan.vec_count
+    out = {}
+    for key in _SUM_INT:
+        if key == "macs":
+            out[key] = np.full(len(rows), int((plan.m * plan.n * plan.k * w).sum()),
+                               dtype=np.int64)
+        elif key == "vector_cycles":
+            out[key] = vcyc @ plan.vec_count
+        else:
+            out[key] = per[key] @ w
     arr_l = gemm_total @ plan.layer_gemm.T
     vec_l = vcyc @ plan.layer_vec.T
     lay = np.maximum(arr_l, vec_l) if cat["vector.overlap"] else arr_l + vec_l

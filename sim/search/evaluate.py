@@ -245,10 +245,10 @@ def _one_trace(arch, trace, cols, size, mode):
             energy_table=types.SimpleNamespace(name=cat["energy_table.name"],
                                                overrides=arch.energy_table.overrides),
             platform=cat["platform"]))
-        res = _batch.run_columns(plan, sub, cat, table, trace.batch, mem, fpga)
-        res.update({"dataflow": cat["array.dataflow"], "rows": sub["array.rows"],
-                    "cols": sub["array.cols"], "clock_mhz": sub["clock_mhz"],
-                    "precision": cat["precision"]})
+        res = {"dataflow": cat["array.dataflow"], "rows": sub["array.rows"],
+               "cols": sub["array.cols"], "clock_mhz": sub["clock_mhz"],
+               "precision": cat["precision"]}
+        res.update(_batch.run_columns(plan, sub, cat, table, trace.batch, mem, fpga))
         parts.append((idx, res))
     return feasible, reason, parts
 

@@ -147,9 +147,17 @@ def run_batch(ctx: SweepContext, batch: list) -> list:
     Runs in the worker.  Candidates are built once per point (a point's traces are
     adjacent in a batch) and never raise out of here.
     """
+    fast = {}
+    if isinstance(ctx.evaluate, functools.partial) and ctx.evaluate.func is simulate_summary:
+        from sim.search.sweep_batched import batched_rows  # the batched path (feasible rows)
+
+        fast = batched_rows(ctx, batch)
     rows = []
     built = {}
-    for key, point, ti in batch:
+    for pos, (key, point, ti) in enumerate(batch):
+        if pos in fast:
+            rows.append(fast[pos])
+            continue
         trace = ctx.traces[ti]
         row = {"key": key, **point, "trace": trace.name, "feasible": False,
                "status": "ok", "reason": None, "arch_hash": None,
