@@ -14,12 +14,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.config.schema import PRECISION_BYTES
+from sim.config.schema import ACC_BITS, PRECISION_BYTES
 from sim.cost.actions import register_bits_per_mac
 from sim.cost.pricers import COMPONENTS
+from sim.engine import SUM_KEYS
 from sim.hw.fpga.device import RESOURCES, get_device
 from sim.hw.fpga.mapping import (
-    ACC_BITS,
     BRAM36_SHAPES,
     CONTROL_COST,
     PE_COST,
@@ -31,10 +31,6 @@ __all__ = ["Plan", "plan_ops", "fpga_columns", "run_columns"]
 
 _PJ_PER_J = 1e12
 _BUFFERS = ("ifmap", "filter", "ofmap")
-_SUM_INT = ("macs", "folds", "compute_cycles", "stall_cycles", "fill_cycles",
-            "drain_cycles", "vector_cycles", "sram_ifmap_reads", "sram_filter_reads",
-            "sram_ofmap_writes", "dram_ifmap_read_bytes", "dram_filter_read_bytes",
-            "dram_ofmap_write_bytes")
 
 
 @dataclass(frozen=True)
@@ -203,7 +199,7 @@ def run_columns(plan: Plan, cols: dict, cat: dict, table, batch: int, mem=None,
                   + per["drain_cycles"])
     vcyc = vector_columns(plan, cols)
     out = {}
-    for key in _SUM_INT:
+    for key in SUM_KEYS:
         if key == "macs":
             out[key] = np.full(len(rows), int((plan.m * plan.n * plan.k * w).sum()),
                                dtype=np.int64)
@@ -231,7 +227,8 @@ def run_columns(plan: Plan, cols: dict, cat: dict, table, batch: int, mem=None,
     res["energy_j"] = total_j
     res.update({f"energy_{c}_j": comps[c] * 1e-12 for c in COMPONENTS})
     res["power_w"] = np.where(latency > 0, total_j / np.where(latency > 0, latency, 1), 0.0)
-    res["edp_js"] = (total_j / batch) * (latency / batch)
+    res["edp_per_inference_js"] = (total_j / batch) * (latency / batch)
+    res["edp_batch_js"] = total_j * latency
     res["energy_per_inference_j"] = total_j / batch
     res["energy_table"] = table.name
     res["energy_label"] = table.label

@@ -272,34 +272,35 @@ def _groups(cols, size):
 
 
 def _memory(plan, sub, cat):
-    """The memory walk of every (design, GEMM shape): int64 ``(Q, U, 6)``."""
-    from sim.engine._kernels import batch as _kb
+    """The memory walk of every (design, GEMM shape): int64 ``(Q, U, 6)``.
+
+    Each design's kernel parameters come from the engine's own
+    :func:`sim.engine.memory.memory_params` (on a light stand-in of the arch).
+    """
     from sim.engine._kernels import memory as _km
+    from sim.engine.memory import memory_params
 
     q = len(sub["array.rows"])
-    p = np.zeros((q, _km.N_PARAMS))
-    p[:, _km.P_ROWS], p[:, _km.P_COLS] = sub["array.rows"], sub["array.cols"]
-    p[:, _km.P_DF] = {"os": 0, "ws": 1, "is": 2}[cat["array.dataflow"]]
-    p[:, _km.P_OVERLAP] = 1.0 if cat["array.fold_overlap"] else 0.0
-    gbps = sub["dram.bandwidth_gbps"]
-    if not np.isnan(gbps[0]):
-        b = gbps * 1e3 / sub["clock_mhz"]
-        p[:, _km.P_BW_I], p[:, _km.P_BW_F], p[:, _km.P_BW_O] = b, b, b
-        p[:, _km.P_SHARED] = 1.0
-    else:
-        p[:, _km.P_BW_I] = sub["dram.ifmap_bytes_per_cycle"]
-        p[:, _km.P_BW_F] = sub["dram.filter_bytes_per_cycle"]
-        p[:, _km.P_BW_O] = sub["dram.ofmap_bytes_per_cycle"]
-    p[:, _km.P_LAT] = sub["dram.latency_cycles"]
-    wb = sub["memory.word_bytes"]
-    for j, buf in ((_km.P_HALF_I, "ifmap"), (_km.P_HALF_F, "filter"), (_km.P_HALF_O, "ofmap")):
-        p[:, j] = np.floor(sub[f"memory.{buf}_kib"] * 1024.0 / wb).astype(np.int64) // 2
-    p[:, _km.P_WORD] = wb
+    array = types.SimpleNamespace(dataflow=cat["array.dataflow"],
+                                  fold_overlap=cat["array.fold_overlap"])
+    cols = [sub[k].tolist() for k in ("array.rows", "array.cols", "clock_mhz",
+                                      "memory.ifmap_kib", "memory.filter_kib",
+                                      "memory.ofmap_kib", "memory.word_bytes",
+                                      "dram.latency_cycles") + _DRAM_OPT]
+    rows = []
+    for r, c, clk, fi, ff, fo, wb, lat, bi, bf, bo, gbps in zip(*cols):
+        array.rows, array.cols = r, c
+        dram = DramConfig(None if bi != bi else bi, None if bf != bf else bf,
+                          None if bo != bo else bo, None if gbps != gbps else gbps, lat)
+        mem = types.SimpleNamespace(ifmap_kib=fi, filter_kib=ff, ofmap_kib=fo, word_bytes=wb)
+        rows.append(memory_params(types.SimpleNamespace(
+            array=array, memory=mem, dram=dram, clock_mhz=clk)))
+    params = np.ascontiguousarray(np.array(rows).reshape(q, -1))
     folds = _batch.gemm_columns(plan, sub["array.rows"], sub["array.cols"],
                                 cat["array.dataflow"], False)["folds"]
     out = np.zeros((q, len(plan.m), 6), dtype=np.int64)
     if q and len(plan.m):
-        _kb.memory_walk_points(plan.m, plan.n, plan.k, p, int(folds.max()), out)
+        _km.memory_walk_points(plan.m, plan.n, plan.k, params, int(folds.max()), out)
     return out
 
 
