@@ -174,6 +174,11 @@ def test_bad_points(points, match):
         evaluate("edge_16x16", "workloads/deit_s.yaml", points)
 
 
+def test_empty_points_give_an_empty_frame():
+    df = evaluate("edge_16x16", "deit_s", {"array.rows": np.zeros(0, dtype=np.int64)})
+    assert len(df) == 0 and "feasible" in df
+
+
 def test_bad_mode_and_keys_cover_schema():
     with pytest.raises(ConfigError, match="mode must be one of"):
         evaluate("edge_16x16", "workloads/deit_s.yaml", {"array.rows": [4]}, mode="fast")

@@ -19,14 +19,14 @@ import types
 
 import numpy as np
 
-from sim.config import ArchConfig, load_arch
+from sim.config import ArchConfig, as_arch
 from sim.config.schema import DramConfig
 from sim.config.validate import _hints, _unwrap_optional
 from sim.cost.tables import resolve_table, table_problems
 from sim.errors import ConfigError
 from sim.hw.fpga.device import RESOURCES
 from sim.search import _batch
-from sim.workload import Trace, load_trace, lower
+from sim.workload import as_trace, lower
 
 __all__ = ["evaluate", "POINT_KEYS"]
 
@@ -257,6 +257,8 @@ def _groups(cols, size):
     """Index arrays of the points that share every categorical value and DRAM form."""
     import pandas as pd
 
+    if not size:
+        return []
     key = np.zeros(size, dtype=np.int64)
     for k in _CATEGORICAL + _DRAM_OPT:
         v = cols[k]
@@ -310,9 +312,12 @@ def evaluate(arch, traces, points, mode: str = "analytic"):
     Parameters
     ----------
     arch : ArchConfig or str or Path
-        Base architecture (a preset name, a YAML file or an ArchConfig).
+        Base architecture, as :func:`sim.config.as_arch` takes it (a preset name, a YAML
+        file or an ArchConfig).
     traces : Trace or str or Path, or a list of them
-        Workload(s); every point runs on every trace.
+        Workload(s) as :func:`sim.workload.as_trace` takes them (a trace, a file, a
+        shipped workload or a model name such as ``"deit_s"``); every point runs on
+        every trace.
     points : pandas.DataFrame or dict of array_like
         One column per dotted arch key (:data:`POINT_KEYS`: ``array.rows``,
         ``array.dataflow``, ``clock_mhz``, ``memory.ifmap_kib``, ``dram.bandwidth_gbps``
@@ -331,12 +336,8 @@ def evaluate(arch, traces, points, mode: str = "analytic"):
 
     if mode not in ("analytic", "cycle"):
         raise ConfigError(f"mode must be one of ['cycle', 'analytic'], not {mode!r}")
-    arch = arch if isinstance(arch, ArchConfig) else load_arch(arch)
-    if isinstance(traces, (list, tuple)):
-        traces = list(traces)
-    else:
-        traces = [traces]
-    traces = [t if isinstance(t, Trace) else load_trace(t) for t in traces]
+    arch = as_arch(arch)
+    traces = [as_trace(t) for t in (traces if isinstance(traces, (list, tuple)) else [traces])]
     cols, size = _columns(arch, points)
     given = list(points.columns if hasattr(points, "columns") else points)
     frames = []
