@@ -174,6 +174,14 @@ def test_bad_points(points, match):
         evaluate("edge_16x16", "workloads/deit_s.yaml", points)
 
 
+def test_public_name():
+    import sim.search
+
+    df = sim.search.evaluate("edge_16x16", "deit_s", {"vector.lanes": [16]})
+    assert df.loc[0, "cycles"] == sim.simulate("edge_16x16", "deit_s",
+                                               mode="analytic").summary["cycles"]
+
+
 def test_empty_points_give_an_empty_frame():
     df = evaluate("edge_16x16", "deit_s", {"array.rows": np.zeros(0, dtype=np.int64)})
     assert len(df) == 0 and "feasible" in df
