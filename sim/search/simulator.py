@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from sim.api import simulate
 
-__all__ = ["simulate_summary", "default_evaluate", "summary_of"]
+__all__ = ["simulate_summary", "default_evaluate", "is_simulator", "summary_of"]
 
 
 def simulate_summary(arch, trace, mode: str = "cycle") -> dict:
@@ -29,6 +29,12 @@ def default_evaluate(evaluate: Callable | None, mode: str) -> Callable:
     """
     return evaluate if evaluate is not None else functools.partial(simulate_summary,
                                                                    mode=mode)
+
+
+def is_simulator(evaluate: Callable) -> bool:
+    """Whether ``evaluate`` is the simulator itself (so the batched evaluator, whose rows
+    equal the simulator's, may stand in for it)."""
+    return isinstance(evaluate, functools.partial) and evaluate.func is simulate_summary
 
 
 def summary_of(result) -> dict:

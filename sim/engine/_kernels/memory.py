@@ -294,3 +294,28 @@ def walk_schedule(m, n, k, params, starts, events):
     diff = np.zeros(starts.shape[0] + 1)
     res = _walk_one(m, n, k, params, diff, starts, events)
     return res[1]
+
+
+@jit
+def memory_walk_points(m, n, k, params, max_folds, out_i):
+    """:func:`memory_walk` of many designs (batched evaluator, ``sim.search.evaluate``).
+
+    ``params`` is float64 ``(Q, N_PARAMS)``, one design per row; every GEMM ``(m[u],
+    n[u], k[u])`` is walked on every design; ``max_folds`` bounds the folds of any pair.
+    ``out_i`` is int64 ``(Q, U, 6)``, the columns of :func:`memory_walk`'s ``out_i``.
+    (Kept in this file so that Numba's cache is invalidated with :func:`_walk_one`.)
+    """
+    diff = np.zeros(max_folds + 1)
+    no_starts = np.zeros(0, dtype=np.int64)
+    no_events = np.zeros((0, 5), dtype=np.int64)
+    for q in range(params.shape[0]):
+        p = params[q]
+        for u in range(m.shape[0]):
+            s, fi, dr, bi, bf, bo, _avg, _peak = _walk_one(m[u], n[u], k[u], p, diff,
+                                                          no_starts, no_events)
+            out_i[q, u, 0] = s
+            out_i[q, u, 1] = fi
+            out_i[q, u, 2] = dr
+            out_i[q, u, 3] = bi
+            out_i[q, u, 4] = bf
+            out_i[q, u, 5] = bo

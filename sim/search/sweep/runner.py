@@ -31,7 +31,8 @@ from pathlib import Path
 from sim.config import ArchConfig, arch_hash, as_arch, with_overrides
 from sim.engine.simulate import MODES
 from sim.errors import ConfigError, VitsimError
-from sim.search.simulator import default_evaluate, simulate_summary, summary_of
+from sim.search.simulator import default_evaluate, is_simulator, simulate_summary, summary_of
+from sim.search.sweep.batched import batched_rows
 from sim.search.sweep.executors import Executor, make_executor
 from sim.search.sweep.space import Space
 from sim.search.sweep.store import load_results, open_store, rows_to_frame
@@ -135,9 +136,15 @@ def run_batch(ctx: SweepContext, batch: list) -> list:
     Runs in the worker.  Candidates are built once per point (a point's traces are
     adjacent in a batch) and never raise out of here.
     """
+    fast = {}
+    if is_simulator(ctx.evaluate):
+        fast = batched_rows(ctx, batch)  # the batched path (feasible rows)
     rows = []
     built = {}
-    for key, point, ti in batch:
+    for pos, (key, point, ti) in enumerate(batch):
+        if pos in fast:
+            rows.append(fast[pos])
+            continue
         trace = ctx.traces[ti]
         row = {"key": key, **point, "trace": trace.name, "feasible": False,
                "status": "ok", "reason": None, "arch_hash": None,
