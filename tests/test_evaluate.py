@@ -213,8 +213,7 @@ def test_sweep_batched_path_equals_per_point_path(mode, monkeypatch):
     import functools
 
     import sim.search.simulator
-    from sim.search.sweep import Space
-    from sim.search.sweep import sweep
+    from sim.search.sweep import Space, sweep
 
     space = Space.grid({"array.rows": [16, 64, 128], "array.dataflow": ["os", "ws"],
                         "clock_mhz": [150, 200.5], "memory.ifmap_kib": [64, 700.5]})
@@ -240,8 +239,7 @@ def test_sweep_batched_path_equals_per_point_path(mode, monkeypatch):
 
 
 def test_sweep_batch_with_a_bad_value_takes_the_per_point_path():
-    from sim.search.sweep import Space
-    from sim.search.sweep import sweep
+    from sim.search.sweep import Space, sweep
 
     df = sweep("edge_16x16", ["deit_s"], Space.grid({"array.rows": [0, 8, 16]}),
                executor="inline", mode="analytic", batch_size=3)
