@@ -53,12 +53,12 @@ def _pivot(args) -> int:
     from sim.config import load_arch, parse_override
     from sim.search.efforts import load_efforts
     from sim.search.pivot import pivot_search
-    from sim.search.space import parse_axis
+    from sim.search.space import parse_axes
 
     overrides = dict(parse_override(t) for t in args.overrides)
     arch = load_arch(args.arch, overrides=overrides or None)
     efforts = load_efforts(args.efforts)
-    space = dict(parse_axis(t) for t in args.grid) or None
+    space = parse_axes(args.grid, "--grid") or None
     res = pivot_search(arch, efforts, lec=args.lec, acc_drop=args.acc_drop, space=space,
                        n_random=args.random, seed=args.seed, objective=args.objective,
                        mode=args.mode, baseline=args.baseline,

@@ -71,10 +71,13 @@ def _traces(names):
 
 def _space(args):
     from sim.errors import ConfigError
-    from sim.search.space import Space, parse_axis
+    from sim.search.space import Space, parse_axes
 
-    axes = dict(parse_axis(t) for t in args.grid)
-    ranges = dict(parse_axis(t) for t in args.ranges)
+    axes = parse_axes(args.grid, "--grid")
+    ranges = parse_axes(args.ranges, "--range")
+    both = {k for keys in axes for k in keys} & {k for keys in ranges for k in keys}
+    if both:
+        raise ConfigError(f"{sorted(both)} given as both --grid and --range; give one")
     for keys, values in ranges.items():
         if isinstance(values, list):
             raise ConfigError(f"--range {'+'.join(keys)}: expected lo:hi[:log][:int], "
@@ -88,8 +91,8 @@ def _space(args):
     if args.random is None and ranges:
         raise ConfigError("--range needs --random N (a continuous axis has no grid)")
     if args.random is None:
-        return Space.grid(axes)
-    return Space.random(axes, n=args.random, seed=args.seed)
+        return Space.grid(axes, source="--grid")
+    return Space.random(axes, n=args.random, seed=args.seed, source="--grid/--range")
 
 
 def _sweep(args) -> int:
