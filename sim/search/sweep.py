@@ -282,6 +282,18 @@ def sweep(arch, traces, space, objective=None, executor="process", out=None, *,
                 tasks.append((key, point, ti))
 
     store = open_store(out) if out is not None else None
+    try:
+        return _run(ctx, space, tasks, seen, store, executor, objective, mode, workers,
+                    batch_size, progress)
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _run(ctx, space, tasks, seen, store, executor, objective, mode, workers, batch_size,
+         progress):
+    """Resume from ``store``, evaluate the rest, return the frame (see :func:`sweep`)."""
+    hashes = ctx.trace_hashes
     found = {}
     if store is not None:
         for r in store.read_rows():
