@@ -79,9 +79,11 @@ def _accuracy(args, trace):
 
 
 def _schedule(args) -> int:
+    from sim.cli.common import check_figure_path
     from sim.errors import ConfigError
     from sim.search.pomt import DEFAULT_PRUNE_LAYER, choose, choose_joint, latency_curve
 
+    check_figure_path(args.plot, "--plot")
     if args.layers and not args.joint:
         raise ConfigError("--layers only applies with --joint")
     arch = arch_from_args(args)

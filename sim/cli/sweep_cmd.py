@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from sim.cli.common import add_arch_args, add_json_arg, arch_from_args, emit_json
+from sim.cli.common import add_arch_args, add_json_arg, arch_from_args, emit_json, int_in
 
 __all__ = ["register"]
 
@@ -31,21 +31,24 @@ def register(sub) -> None:
                    help="a swept key and its values (repeatable)")
     p.add_argument("--range", dest="ranges", action="append", default=[],
                    metavar="KEY=LO:HI[:log][:int]", help="a continuous axis (needs --random)")
-    p.add_argument("--random", type=int, metavar="N",
+    p.add_argument("--random", type=int_in(1, 10**7), metavar="N",
                    help="evaluate N random points of the space instead of the full grid")
-    p.add_argument("--seed", type=int, default=0, help="seed of --random (default 0)")
+    p.add_argument("--seed", type=int_in(0, 2**63 - 1),
+                   default=0, help="seed of --random (default 0)")
     p.add_argument("--out", help="results: *.parquet (directory of parts) or *.csv; "
                    "a rerun with the same --out resumes")
     p.add_argument("--mode", choices=("cycle", "analytic"), default="cycle",
                    help="cycle: compute + memory stalls (default); analytic: compute only")
-    p.add_argument("--workers", type=int, help="local worker processes (default: all cores; "
+    p.add_argument("--workers", type=int_in(1, 256),
+                   help="local worker processes (default: all cores; "
                    "1 = in this process)")
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
                    help="run on a Dask distributed scheduler (needs vitsim[dask])")
-    p.add_argument("--batch-size", type=int, help="points per task (default: automatic)")
+    p.add_argument("--batch-size", type=int_in(1, 10**6),
+                   help="points per task (default: automatic)")
     p.add_argument("--objective", help="column to minimise and rank by (e.g. edp_js; "
                    "default latency_s for the printed table)")
-    p.add_argument("--top", type=int, default=5, help="best rows to print (default 5)")
+    p.add_argument("--top", type=int_in(0, 10**6), default=5, help="best rows to print (default 5)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="tqdm progress bar on stderr (default: when stderr is a terminal)")
     add_json_arg(p)
@@ -105,6 +108,13 @@ def _sweep(args) -> int:
         raise ConfigError(f"--workers must be >= 1, not {args.workers}")
     if args.scheduler and args.workers:
         raise ConfigError("give --workers (local processes) or --scheduler (Dask), not both")
+    if args.out:
+        from pathlib import Path
+
+        out = Path(args.out)
+        if out.suffix.lower() not in (".csv", ".parquet", ".pq") and not out.is_dir():
+            raise ConfigError(f"--out = {args.out[:200]!r}; must end in .parquet (a "
+                              "directory of part files) or .csv")
     arch = arch_from_args(args)
     traces = _traces(args.trace)
     space = _space(args)

@@ -134,8 +134,10 @@ def _read_npz(path: Path, key, problems):
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError) as exc:
-        problems.append(f"{key} = {str(path)!r}: not a readable .npz ({exc})")
+    except Exception as exc:  # noqa: BLE001 - zip, pickle, EOF...: one line, any cause
+        msg = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
+        problems.append(f"{key} = {str(path)!r}: not a readable .npz ({msg}); must be "
+                        "np.savez output with arrays 'entropy' and 'correct'")
         return None, None
     missing = [k for k in ("entropy", "correct") if k not in arrays]
     if missing:

@@ -263,6 +263,9 @@ def sweep(arch, traces, space, objective=None, executor="process", out=None, *,
 
     if mode not in MODES:
         raise ConfigError(f"mode must be one of {list(MODES)}, not {mode!r}")
+    if batch_size is not None and (not isinstance(batch_size, int)
+                                   or isinstance(batch_size, bool) or batch_size < 1):
+        raise ConfigError(f"batch_size = {batch_size!r}; must be an integer >= 1")
     base = arch if isinstance(arch, ArchConfig) else load_arch(arch)
     trace_list = resolve_traces(traces)
     space = space if isinstance(space, Space) else Space.grid(space)
@@ -350,8 +353,10 @@ def _check_objective(ctx: SweepContext, name: str) -> None:
     except VitsimError:
         return  # the base design itself may be infeasible; checked at the end instead
     summary = getattr(result, "summary", result)
-    if name not in summary:
-        numeric = sorted(k for k, v in summary.items() if isinstance(_scalar(v), (int, float)))
+    value = _scalar(summary.get(name))
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        numeric = sorted(k for k, v in summary.items() if isinstance(_scalar(v), (int, float))
+                         and not isinstance(_scalar(v), bool))
         raise ConfigError(f"objective must be a result column, not {name!r}; "
                           f"numeric columns are {numeric}")
 
