@@ -93,6 +93,10 @@ class Effort:
 
 
 def _as_entropy(values, key, problems):
+    if isinstance(values, (list, tuple)) and any(isinstance(v, bool) for v in values):
+        problems.append(f"{key}: must be a list of numbers (class-mean entropies), "
+                        "not true/false")
+        return None
     try:
         arr = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
@@ -262,7 +266,8 @@ def efforts_from_dict(data, root=".", source: str = "<dict>") -> list:
     for k in data:
         if k not in _TOP_KEYS:
             problems.append(f"{k}: unknown key; allowed keys are {sorted(_TOP_KEYS)}")
-    if data.get("schema_version") != SCHEMA_VERSION:
+    version = data.get("schema_version")
+    if isinstance(version, bool) or version != SCHEMA_VERSION:
         problems.add("schema_version", data.get("schema_version"), str(SCHEMA_VERSION))
     base = _base_trace(data.get("base"), root, problems)
     raw = data.get("efforts")

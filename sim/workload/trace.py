@@ -198,7 +198,7 @@ def trace_from_dict(data, source: str = "<dict>") -> Trace:
     for k in data:
         if k not in allowed:
             problems.append(f"{k}: unknown key; allowed keys are {sorted(allowed)}")
-    if data.get("schema_version") != SCHEMA_VERSION:
+    if not is_int(data.get("schema_version")) or data["schema_version"] != SCHEMA_VERSION:
         problems.add("schema_version", data.get("schema_version"), f"{SCHEMA_VERSION}")
     model = data.get("model")
     if isinstance(model, str):
