@@ -9,6 +9,10 @@ from __future__ import annotations
 __all__ = ["VitsimError", "ConfigError", "TraceError", "ResourceError", "SimulationError"]
 
 
+#: Most problems listed in one message (the rest are counted; all are in ``.problems``).
+MAX_SHOWN = 20
+
+
 class VitsimError(Exception):
     """Base of all vitsim errors.
 
@@ -26,7 +30,10 @@ class VitsimError(Exception):
         self.problems = list(problems)
         self.source = source
         prefix = f"{source}: " if source else ""
-        super().__init__("; ".join(prefix + p for p in self.problems))
+        shown = self.problems[:MAX_SHOWN]
+        more = len(self.problems) - len(shown)
+        tail = [f"... and {more} more problem(s) like these"] if more > 0 else []
+        super().__init__("; ".join([prefix + p for p in shown] + tail))
 
 
 class ConfigError(VitsimError):

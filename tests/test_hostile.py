@@ -828,3 +828,20 @@ def test_hypothesis_grid_values(values):
     for p in space.points():
         v = p["array.rows"]
         assert isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 4096
+
+
+def test_many_problems_are_counted_not_listed(tmp_path):
+    data = trace_to_dict(model_trace("dinov2_g"))  # 40 blocks
+    for layer in data["layers"]:
+        layer.update(colour=1)
+    err = refused(["check", _dump(tmp_path, data)], "... and 20 more problem(s) like these")
+    assert err.count("unknown key") == 20
+
+
+def test_long_layers_list_refused_fast(tmp_path):
+    data = dict(BASE_TRACE, layers=BASE_TRACE["layers"] * 20_000)
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(data))
+    t0 = time.perf_counter()
+    refused(["check", path], "240000 entries; must be one per block")
+    assert time.perf_counter() - t0 < 5.0
