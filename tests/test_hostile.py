@@ -42,7 +42,12 @@ BASE_TRACE = trace_to_dict(model_trace("deit_t"))
 
 def cli(*argv):
     """``vitsim ARGV`` in-process: ``(exit code, stdout, stderr)``."""
+    import logging
+
     out, err = io.StringIO(), io.StringIO()
+    root = logging.getLogger()
+    for handler in root.handlers[:]:  # so main()'s basicConfig logs to *this* stderr
+        root.removeHandler(handler)
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
             rc = main([str(a) for a in argv])

@@ -73,8 +73,6 @@ def _accuracy(args, trace):
     if trace.model.name != "deit_s":
         raise ConfigError(f"--accuracy is required for {trace.model.name}: the shipped "
                           "illustrative table is for deit_s only")
-    log.warning("using the ILLUSTRATIVE (synthetic) DeiT-S accuracy table; pass --accuracy "
-                "with top-1 measured on your GPU for a real schedule")
     return resolve_accuracy(None)
 
 
@@ -108,6 +106,9 @@ def _schedule(args) -> int:
         curve = latency_curve(arch, trace, prune_layer=None if args.curve == "input" else layer,
                               metric=args.metric, mode=args.mode)
         sched = choose(curve, acc, alpha=args.alpha, k=args.k, deploy_layer=layer)
+    if not args.accuracy:  # warned once the inputs proved valid (errors stay one line)
+        log.warning("used the ILLUSTRATIVE (synthetic) DeiT-S accuracy table; pass "
+                    "--accuracy with top-1 measured on your GPU for a real schedule")
     out = sched.to_dict()
     if args.compare:
         from sim.search.pomt_compare import compare
