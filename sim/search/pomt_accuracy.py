@@ -106,7 +106,7 @@ def _table_source(df, name: str, illustrative: bool = False) -> AccuracySource:
     top1 = pd.to_numeric(df["top1"], errors="coerce")
     bad = df["top1"][top1.isna() | ~np.isfinite(top1) | (top1 < 0)]
     if len(bad):
-        problems.append(f"top1 must be finite numbers >= 0, not {bad.head(3).tolist()}")
+        problems.append(f"top1 must be numbers >= 0 and finite, not {bad.head(3).tolist()}")
     if not len(df):
         problems.append("no rows; must hold at least one tokens,top1 row")
     if not problems:

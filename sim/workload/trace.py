@@ -210,13 +210,12 @@ def trace_from_dict(data, source: str = "<dict>") -> Trace:
     if spec is None or problems:
         raise TraceError(problems, source=source)
     layers = data.get("layers")
-    if not isinstance(layers, list) or len(layers) != spec.depth:
-        if isinstance(layers, list):
-            problems.append(f"layers: {len(layers)} entries; must be one per block, "
-                            f"{spec.depth} for {spec.name}")
-        else:
-            problems.add("layers", layers, f"a list with one entry per block ({spec.depth} "
-                         f"for {spec.name})")
+    if not isinstance(layers, list):
+        problems.add("layers", layers, "a list with one entry per block")
+        layers = []
+    elif len(layers) > 4 * spec.depth:  # far too many: say so before checking each one
+        problems.append(f"layers: {len(layers)} entries; must be one per block, "
+                        f"{spec.depth} for {spec.name}")
         raise TraceError(problems, source=source)
     lts = [_layer_from_dict(raw, i, spec, problems) for i, raw in enumerate(layers)]
     if problems:
