@@ -4,8 +4,8 @@ Each case asserts either a clean refusal -- exit 2, exactly one stderr line star
 ``vitsim: error:``, no traceback -- or an exact answer.  The CLI runs in-process
 (``sim.cli.main``) to stay fast; the kill test uses a real subprocess.  Cases that fail
 because of the engine (lead's issue 12/17 work) are ``xfail(strict=True)`` so they flip
-to errors once fixed.  Corpus files that are awkward to build inline live in
-``tests/data/hostile/``.
+to errors once fixed.  The corpus is built inline (``RAW``, ``BYTES``, ``TRACE_BAD``,
+``FLAG_CASES``, ...), so every hostile input is readable next to its assertion.
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ from sim.errors import ConfigError, TraceError
 from sim.workload import model_trace, trace_from_dict, trace_to_dict
 
 REPO = Path(__file__).resolve().parents[1]
-CORPUS = REPO / "tests" / "data" / "hostile"
 LEAD = "lead: issue 12/17 engine"
 BASE_ARCH = arch_to_dict(load_arch("zcu102"))
 BASE_TRACE = trace_to_dict(model_trace("deit_t"))
