@@ -256,6 +256,9 @@ def sweep(arch, traces, space, objective=None, executor="process", out=None, *,
     """
     if mode not in MODES:
         raise ConfigError(f"mode must be one of {list(MODES)}, not {mode!r}")
+    if batch_size is not None and (not isinstance(batch_size, int)
+                                   or isinstance(batch_size, bool) or batch_size < 1):
+        raise ConfigError(f"batch_size = {batch_size!r}; must be an integer >= 1")
     base = as_arch(arch)
     trace_list = resolve_traces(traces)
     space = space if isinstance(space, Space) else Space.grid(space)
@@ -275,6 +278,18 @@ def sweep(arch, traces, space, objective=None, executor="process", out=None, *,
                 tasks.append((key, point, ti))
 
     store = open_store(out) if out is not None else None
+    try:
+        return _run(ctx, space, tasks, seen, store, executor, objective, mode, workers,
+                    batch_size, progress)
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _run(ctx, space, tasks, seen, store, executor, objective, mode, workers, batch_size,
+         progress):
+    """Resume from ``store``, evaluate the rest, return the frame (see :func:`sweep`)."""
+    hashes = ctx.trace_hashes
     found = {}
     if store is not None:
         for r in store.read_rows():
@@ -330,8 +345,10 @@ def _check_objective(ctx: SweepContext, name: str) -> None:
         summary = summary_of(ctx.evaluate(ctx.arch, ctx.traces[0]))
     except VitsimError:
         return  # the base design itself may be infeasible; checked at the end instead
-    if name not in summary:
-        numeric = sorted(k for k, v in summary.items() if isinstance(_scalar(v), (int, float)))
+    value = _scalar(summary.get(name))
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        numeric = sorted(k for k, v in summary.items() if isinstance(_scalar(v), (int, float))
+                         and not isinstance(_scalar(v), bool))
         raise ConfigError(f"objective must be a result column, not {name!r}; "
                           f"numeric columns are {numeric}")
 
