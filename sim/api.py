@@ -12,6 +12,7 @@ from sim.engine import simulate_ops
 from sim.report import OpResult, Report
 from sim.report.report import run_latency_s
 from sim.workload import Ops, Trace, load_trace, lower
+from sim.workload.ops_trace import OpsTrace
 
 __all__ = ["simulate", "simulate_gemm"]
 
@@ -27,8 +28,8 @@ def simulate(arch, trace, *, mode: str = "cycle", trace_dir=None) -> Report:
     ----------
     arch : ArchConfig or str or Path
         Architecture, a YAML file or a preset name (``"zcu102"``).
-    trace : Trace or str or Path
-        Trace or a trace file (YAML/JSON).
+    trace : Trace or OpsTrace or str or Path
+        Trace (v1), captured op list (v2) or a trace file (YAML/JSON).
     mode : {"cycle", "analytic"}
         ``cycle`` adds the double-buffered memory walk (stalls, DRAM traffic);
         ``analytic`` is compute only (stall-free), for the fastest sweeps.
@@ -40,7 +41,7 @@ def simulate(arch, trace, *, mode: str = "cycle", trace_dir=None) -> Report:
     Report
     """
     arch = _arch(arch)
-    if not isinstance(trace, Trace):
+    if not isinstance(trace, (Trace, OpsTrace)):
         trace = load_trace(trace)
     ops = lower(trace)
     cols = simulate_ops(arch, ops, mode)

@@ -59,6 +59,11 @@ def trace_from_args(args):
         path = shipped
     trace = load_trace(path)
     if args.batch is not None and args.batch != trace.batch:
+        if not hasattr(trace, "layers"):  # a v2 op list is fixed at its capture batch
+            from sim.errors import TraceError
+
+            raise TraceError(f"--batch = {args.batch}; must be {trace.batch} for a v2 trace "
+                             "(re-export with `vitsim export --batch`)", source=str(path))
         trace = dataclasses.replace(trace, batch=args.batch)
     return trace
 

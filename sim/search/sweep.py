@@ -90,7 +90,7 @@ def resolve_traces(traces) -> list:
         traces = [traces]
     out = []
     for t in traces:
-        if isinstance(t, Trace):
+        if isinstance(t, Trace) or hasattr(t, "ops"):  # v1 Trace or v2 OpsTrace
             out.append(t)
         elif isinstance(t, str) and t in MODEL_SPECS and not Path(t).exists():
             out.append(model_trace(t))
