@@ -1,0 +1,1 @@
+"""PyTorch side of vitsim (optional extra ``vitsim[torch]``): capture, exporters, models."""
