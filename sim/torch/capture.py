@@ -224,22 +224,27 @@ def _run(model, example_inputs, rec, name):
 
 
 def capture(model, example_inputs, *, name: str | None = None,
-            allow_unmodelled: bool = False,
-            max_unmodelled: float = MAX_UNMODELLED) -> OpsTrace:
+            allow_unmodelled: bool = False, max_unmodelled: float = MAX_UNMODELLED,
+            blocks=None) -> OpsTrace:
     """Run ``model(*example_inputs)`` once and return its v2 :class:`OpsTrace`.
 
     ``example_inputs`` is a tensor, a tuple of positional tensors or a dict of keyword
     tensors (HF ``pixel_values``); its first tensor's leading dimension is the ``batch``.
     Raises :class:`TraceError` when the model fails on the input (one line with torch's
     message) or when ops with MACs the simulator does not model exceed ``max_unmodelled`` of
-    all MACs (the trace lists them with their share either way).
+    all MACs (the trace lists them with their share either way).  ``blocks`` (modules)
+    overrides :func:`find_blocks`, e.g. ``list(model.blocks)``.
     """
     from torch.utils.flop_counter import FlopCounterMode
 
     name = name or type(model).__name__
     model.eval()
     rec = _Recorder(FlopCounterMode(display=False).flop_registry)
-    blocks = find_blocks(model)
+    if blocks is None:
+        blocks = find_blocks(model)
+    else:
+        paths = {id(mod): path for path, mod in model.named_modules()}
+        blocks = {id(mod): paths.get(id(mod), "") for mod in blocks}
     order, handles = _hooks(model, rec, blocks)
     try:
         batch = _run(model, example_inputs, rec, name)

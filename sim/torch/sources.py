@@ -91,9 +91,17 @@ def build_model(spec: str, *, image_size: int | None = None, hf_config=None,
     return model.eval(), size, f"hf_{cfg.model_type}"
 
 
-def example_input(spec: str, image_size: int, batch: int = 1, channels: int = 3):
-    """Random input for ``spec``: a tensor, or ``{"pixel_values": ...}`` for HF models."""
+def example_input(spec: str, image_size: int, batch: int = 1, channels: int | None = None,
+                  model=None):
+    """Random input for ``spec``: a tensor, or ``{"pixel_values": ...}`` for HF models;
+    ``channels`` defaults to the model's (HF ``config.num_channels``, timm ``input_size``)."""
     import torch
+
+    if channels is None:
+        cfg = getattr(model, "config", None)
+        timm_cfg = getattr(model, "pretrained_cfg", None) or {}
+        channels = int(getattr(cfg, "num_channels", 0) or getattr(model, "in_chans", 0)
+                       or timm_cfg.get("input_size", (3,))[0])
 
     x = torch.randn(batch, channels, image_size, image_size,
                     generator=torch.Generator().manual_seed(0))
