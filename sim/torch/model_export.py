@@ -70,9 +70,15 @@ def check_v1(v1, captured, tol: float = V1_TOLERANCE) -> None:
 
 def v1_reason(model) -> str | None:
     """``None`` when ``model`` is a timm-style ViT the v1 lowering describes, else why not."""
+    from torch import nn
+
     blocks = getattr(model, "blocks", None)
     if blocks is None or getattr(model, "patch_embed", None) is None:
         return f"{type(model).__name__} has no timm-style `blocks` and `patch_embed`"
+    convs = [m for m in model.patch_embed.modules() if isinstance(m, nn.Conv2d)]
+    if len(convs) != 1:
+        return (f"its patch embedding runs {len(convs)} convs (a conv stem); v1 models it as "
+                "one patch GEMM")
     for i, blk in enumerate(blocks):
         if type(blk).__name__ not in _V1_BLOCKS:
             return f"block {i} is a {type(blk).__name__}, not a ViT Block"
@@ -122,9 +128,9 @@ def export_model(spec: str, *, batch: int = 1, image_size: int | None = None,
 
     ns = split_model(spec)[0]
     torch.manual_seed(seed)
-    model, size, default_name = build_model(spec, image_size=image_size, hf_config=hf_config)
     if apply and ns == "hf":
         raise TraceError(f"--apply needs a timm-style ViT; {spec!r} is a HuggingFace model")
+    model, size, default_name = build_model(spec, image_size=image_size, hf_config=hf_config)
     for step in apply:
         model = step(model)
     given, name = name, name or default_name
@@ -143,10 +149,7 @@ def export_model(spec: str, *, batch: int = 1, image_size: int | None = None,
         from sim.workload.torch_export import export_trace
 
         v1 = export_trace(model, x, name=given)  # None: a built-in name when dims match
-    if reason is not None:
-        if apply:
-            raise TraceError(f"--apply needs a v1 (layer-level) trace, but {reason}",
-                             source=name)
+    if reason is not None:  # the capture of the (transformed) model is the truth
         return ExportResult(captured, 2, f"not a recognised ViT: {reason}", captured)
     check_v1(v1, captured)
     return ExportResult(v1, 1, "recognised ViT; v1 checked against the captured ops",

@@ -63,7 +63,7 @@ def build_model(spec: str, *, image_size: int | None = None, hf_config=None,
 
         if name not in MODELS:
             raise TraceError(f"--model = {spec!r}; vitsim: models are {sorted(MODELS)}")
-        model = MODELS[name]()
+        model = MODELS[name](**({"img_size": image_size} if image_size else {}))
         return model.eval(), image_size or 224, name
     if ns == "timm":
         import timm
