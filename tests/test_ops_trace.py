@@ -118,9 +118,15 @@ def test_cli_check_and_run_accept_v2(cli, tmp_path):
     assert "ops[3].m = -1; must be an integer in [1" in err
 
 
-def test_sweep_accepts_v2():
-    from sim.search.sweep import resolve_traces, trace_hash
+def test_sweep_accepts_v2(tmp_path):
+    from sim.search.sweep import resolve_traces, sweep, trace_hash
 
     t = _v2_of("deit_t")
     assert resolve_traces([t]) == [t]
     assert trace_hash(t) != trace_hash(_v2_of("deit_s"))
+    path = save_ops_trace(t, tmp_path / "deit_t_v2.yaml")
+    df = sweep("zcu102", [path, "deit_t"], {"array.rows": [16, 32]}, executor="inline",
+               mode="analytic")
+    by = df.set_index(["trace", "array.rows"])["latency_s"]
+    for rows in (16, 32):  # the v2 of deit_t's lowering simulates exactly like deit_t
+        assert by[("deit_t_v2", rows)] == by[("deit_t", rows)]
