@@ -100,6 +100,18 @@ def test_capture_lowers_each_family_exactly():
     assert tr.batch == 2 and tr.unmodelled == ()
 
 
+class _Fused(nn.Module):
+    def forward(self, bias, a, b, v):
+        y = torch.ops.aten._addmm_activation(bias, a, b, use_gelu=True)
+        return torch.addmv(v, a, b[:, 0]) + y.sum()
+
+
+def test_fused_and_vector_gemms():
+    bias, a, b, v = torch.randn(6), torch.randn(4, 5), torch.randn(5, 6), torch.randn(4)
+    assert _gemms(_capture(_Fused(), bias, a, b, v)) == [("aten._addmm_activation", 4, 6, 5, 1),
+                                                        ("aten.addmv", 4, 1, 5, 1)]
+
+
 def test_capture_macs_equal_flop_counter_and_simulate():
     from torch.utils.flop_counter import FlopCounterMode
 

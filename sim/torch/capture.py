@@ -73,7 +73,8 @@ _FREE = set(("clone _to_copy copy_ copy contiguous empty empty_like empty_stride
 _SDPA = {"_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_flash_attention",
          "_scaled_dot_product_efficient_attention", "_scaled_dot_product_cudnn_attention",
          "_scaled_dot_product_fused_attention_overrideable"}
-_GEMMS = {"mm", "addmm", "bmm", "baddbmm", "mv", "dot", "addmv", "addbmm"}
+_BIASED = {"addmm", "addmv", "addbmm", "baddbmm", "_addmm_activation"}  # (bias, a, b)
+_GEMMS = {"mm", "bmm", "mv", "dot"} | _BIASED
 _KNOWN = _GEMMS | _SDPA | {"convolution"}
 
 
@@ -150,7 +151,7 @@ class _Recorder(TorchDispatchMode):
         return out
 
     def _gemm(self, name, args):
-        a, b = (args[1], args[2]) if name.startswith("add") or name == "baddbmm" else args[:2]
+        a, b = (args[1], args[2]) if name in _BIASED else args[:2]
         if name in ("mv", "addmv"):
             self._add(f"aten.{name}", "gemm", a.shape[0], 1, a.shape[1])
         elif name == "dot":
