@@ -165,6 +165,23 @@ def test_unmodelled_compute_is_listed_and_refused():
     assert tr.macs == 16
 
 
+def test_upsampling_is_a_vector_op_and_unknown_mac_ops_are_refused():
+    class Up(nn.Module):
+        def forward(self, x):
+            return F.interpolate(x, scale_factor=2, mode="bilinear")
+
+    tr = _capture(Up(), torch.randn(1, 2, 4, 4))
+    assert [(o[2], o[8]) for o in tr.ops] == [("vector", "gather")]
+
+    class Int(nn.Module):
+        def forward(self, a, b):
+            return torch._int_mm(a, b)
+
+    a, b = torch.ones(32, 32, dtype=torch.int8), torch.ones(32, 32, dtype=torch.int8)
+    with pytest.raises(TraceError, match=r"aten._int_mm = an op that looks like a GEMM"):
+        _capture(Int(), a, b)
+
+
 def test_model_failure_is_one_line():
     with pytest.raises(TraceError) as e:
         _capture(nn.Linear(4, 4), torch.randn(2, 5))

@@ -35,6 +35,7 @@ block to run; ops before the first block get ``-1`` (embedding), ops after the l
 from __future__ import annotations
 
 import math
+import re
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -76,6 +77,8 @@ _SDPA = {"_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_fla
 _BIASED = {"addmm", "addmv", "addbmm", "baddbmm", "_addmm_activation"}  # (bias, a, b)
 _GEMMS = {"mm", "bmm", "mv", "dot"} | _BIASED
 _KNOWN = _GEMMS | _SDPA | {"convolution"}
+#: Names of ops that may hide MACs: refused unless lowered above (never a silent zero).
+_LOOKS_MAC = re.compile(r"mm|conv|matmul|einsum|attention|linear|dot|tensordot|bilinear")
 
 
 def _is_view(func) -> bool:
@@ -106,8 +109,9 @@ def find_blocks(model) -> dict:
 class _Recorder(TorchDispatchMode):
     """Records op rows ``[block or None, op, kind, m, n, k, count, elements, vop, module]``."""
 
-    def __init__(self, flop_registry):
+    def __init__(self, flop_registry, allow_unknown=False):
         super().__init__()
+        self.allow_unknown = allow_unknown
         self.rows, self.unmodelled = [], {}
         self.module, self.block, self.started = [""], [None], False
         self._flops = flop_registry
@@ -143,6 +147,11 @@ class _Recorder(TorchDispatchMode):
             flops = self._flops[func._overloadpacket](*args, out_val=out, **kwargs)
             key = f"aten.{name}"
             self.unmodelled[key] = self.unmodelled.get(key, 0) + flops // 2
+        elif _LOOKS_MAC.search(name) and not self.allow_unknown \
+                and name not in VECTOR_CLASS and "upsample" not in name:
+            raise TraceError(f"aten.{name} = an op that looks like a GEMM/conv/attention but "
+                             "has no MAC formula here or in torch's flop counter; must be "
+                             "lowered (allow_unmodelled=True records it as a vector op)")
         else:
             elements = max(_numel(args), _numel(out))
             if elements:
@@ -240,7 +249,7 @@ def capture(model, example_inputs, *, name: str | None = None,
 
     name = name or type(model).__name__
     model.eval()
-    rec = _Recorder(FlopCounterMode(display=False).flop_registry)
+    rec = _Recorder(FlopCounterMode(display=False).flop_registry, allow_unmodelled)
     if blocks is None:
         blocks = find_blocks(model)
     else:
