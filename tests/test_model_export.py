@@ -112,7 +112,7 @@ def test_cli_exports_hf_and_swin_and_simulates(cli, tmp_path):
 
 
 @pytest.mark.parametrize("args, expect", [
-    (["--model", "google/vit-base-patch16-224"], "must be a timm model name"),
+    (["--model", "google/vit-base-patch16-224"], "unknown timm model"),
     (["--model", "onnx:resnet"], "the namespace must be one of ['timm:', 'hf:', 'vitsim:']"),
     (["--model", "hf:nosuchtype"], "must be a transformers model_type"),
     (["--model", "vit_tiny_patch16_224", "--image-size", "8"], "failed on the example input"),

@@ -69,8 +69,10 @@ def build_model(spec: str, *, image_size: int | None = None, hf_config=None,
         import timm
 
         if not timm.is_model(name):
-            raise TraceError(f"--model = {spec!r}; must be a timm model name (timm.list_models)"
-                             f" or another namespace: {[f'{n}:' for n in NAMESPACES]}")
+            close = timm.list_models(f"*{name.split('_')[0]}*")[:4]
+            raise TraceError(f"--model = {spec!r}; unknown timm model (similar: {close}); "
+                             f"must be a timm name or use a namespace: "
+                             f"{[f'{n}:' for n in NAMESPACES]}")
         kwargs = {"img_size": image_size} if image_size else {}
         try:
             model = timm.create_model(name, pretrained=False, **kwargs)
