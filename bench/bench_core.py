@@ -1,4 +1,4 @@
-"""Core speed targets (DESIGN.md §4): whole-model simulate and a cold `vitsim run`.
+"""Core speed targets (README "Performance"): whole-model simulate and a cold `vitsim run`.
 
 Run: ``python bench/bench_core.py`` (prints a table; medians of repeated runs).
 

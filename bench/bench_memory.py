@@ -31,8 +31,8 @@ import numpy as np  # noqa: E402
 
 import sim  # noqa: E402
 from sim.config import arch_from_dict, load_arch  # noqa: E402
-from sim.hw.dataflow import compute_cycles  # noqa: E402
-from sim.hw.memory import memory_for_gemms  # noqa: E402
+from sim.engine.compute import compute_cycles  # noqa: E402
+from sim.engine.memory import memory_for_gemms  # noqa: E402
 
 #: (dataflow, m, n, k, rows, cols, sram_kb (ifmap, filter, ofmap), words/cycle (i, f, o)):
 #: 24 hand-picked cases, then 72 random ones (12 configs x 6 GEMMs of 8..120, seed 7).

@@ -17,7 +17,7 @@ import time
 import timm
 import torch
 
-from sim.workload import transforms as T
+from sim.torch import transforms as T
 
 
 def median_ms(model, x, repeats):

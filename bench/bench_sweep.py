@@ -11,7 +11,7 @@ what you got.  The 1-minute load average is printed with the numbers.
 * the split of one analytic evaluation (build candidate / simulate / hash);
 * cycle mode (memory walk + energy), one core, cost per point.
 
-Target (DESIGN.md §4): >= 20,000 analytic DeiT-S evaluations per minute per core.
+Target (README "Performance"): >= 20,000 analytic DeiT-S evaluations per minute per core.
 
 Run::
 
@@ -30,9 +30,9 @@ import time
 
 import sim
 from sim.config import arch_hash
-from sim.search.executors import default_workers
-from sim.search.space import Space, Uniform
 from sim.search.sweep import sweep
+from sim.search.sweep.executors import default_workers
+from sim.search.sweep.space import Space, Uniform
 
 TARGET_PER_MIN_PER_CORE = 20_000
 

@@ -47,13 +47,13 @@ def same_keep_sets(trace, selection) -> bool:
 def run(out_dir: Path, arches, fractions, calib: int, batch: int, seed: int = 0):
     import torch
 
-    from sim.search.optin_importance import (
+    from sim.torch.digits import evaluate, load_digits_vit
+    from sim.torch.export import export_trace
+    from sim.torch.importance import (
         ImportanceOptions,
         prune_model,
         trajectory_importance,
     )
-    from sim.workload.digits import evaluate, load_digits_vit
-    from sim.workload.torch_export import export_trace
 
     torch.manual_seed(seed)
     model, data = load_digits_vit(seed=seed)
@@ -87,7 +87,7 @@ def run(out_dir: Path, arches, fractions, calib: int, batch: int, seed: int = 0)
                     cache[key] = (evaluate(pruned, data), same_keep_sets(exported, sel)
                                   and exported.layers == res.trace.layers)
                 acc, ok = cache[key]
-                s = res.report.summary
+                s = res.summary
                 rows.append(dict(arch=arch_name, method=method, budget=f, accuracy=acc,
                                  latency_s=s["latency_s"],
                                  latency_frac=s["latency_s"] / base["latency_s"],

@@ -34,8 +34,8 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 
 import sim  # noqa: E402
-from sim.search.efforts import make_effort, save_efforts  # noqa: E402
 from sim.search.pivot import cascade_curve, pivot_search, search_cascades  # noqa: E402
+from sim.search.pivot.efforts import make_effort, save_efforts  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 LVVIT_ARCHS = ("pivot_zcu102", "zcu102")
@@ -53,15 +53,15 @@ def lvvit_table(archs=LVVIT_ARCHS, mode="cycle") -> list:
                "full_mj": sf["energy_j"] * 1e3, "low_mj": sl["energy_j"] * 1e3}
         row["delay_ratio"] = sl["latency_s"] / sf["latency_s"]
         row["energy_ratio"] = sl["energy_j"] / sf["energy_j"]
-        row["edp_gain_low"] = sf["edp_js"] / sl["edp_js"]
+        row["edp_gain_low"] = sf["edp_per_inference_js"] / sl["edp_per_inference_js"]
         for f in (1.0, 0.9, 0.8, 0.7, 0.5):  # cumulative cascade, E[E] * E[D]
             e = sl["energy_j"] + (1 - f) * sf["energy_j"]
             d = sl["latency_s"] + (1 - f) * sf["latency_s"]
-            row[f"edp_gain_f{f}"] = sf["edp_js"] / (e * d)
+            row[f"edp_gain_f{f}"] = sf["edp_per_inference_js"] / (e * d)
             # non-cumulative (fall-through inputs pay the high effort only), for comparison
             e = f * sl["energy_j"] + (1 - f) * sf["energy_j"]
             d = f * sl["latency_s"] + (1 - f) * sf["latency_s"]
-            row[f"edp_gain_f{f}_noncum"] = sf["edp_js"] / (e * d)
+            row[f"edp_gain_f{f}_noncum"] = sf["edp_per_inference_js"] / (e * d)
         # break-even: the cascade beats the full model in EDP when f_low exceeds this
         r_e, r_d = row["energy_ratio"], row["delay_ratio"]
         fs = np.linspace(0, 1, 100001)
@@ -92,10 +92,11 @@ def digits_pipeline(out: Path, small: bool, lec: float, acc_drop: float, seed: i
         plot_pareto,
         plot_path_scores,
     )
-    from sim.search import pivot_cka as pc
-    from sim.workload.digits import load_digits_vit
-    from sim.workload.torch_export import export_trace
-    from sim.workload.transforms import skip_attention
+    from sim.search.pivot import phase1 as ph1
+    from sim.torch import cka as pc
+    from sim.torch.digits import load_digits_vit
+    from sim.torch.export import export_trace
+    from sim.torch.transforms import skip_attention
 
     torch.set_num_threads(1)
     t0 = time.perf_counter()
@@ -110,10 +111,10 @@ def digits_pipeline(out: Path, small: bool, lec: float, acc_drop: float, seed: i
 
     # 1. CKA and redundancy (default: linear, all tokens), plus two variants
     cka = pc.cka_matrix(model, calib, variant="linear", features="tokens", batch_size=256)
-    scores = {"tokens": pc.redundancy(cka),
-              "unbiased": pc.redundancy(pc.cka_matrix(model, calib, variant="unbiased",
+    scores = {"tokens": ph1.redundancy(cka),
+              "unbiased": ph1.redundancy(pc.cka_matrix(model, calib, variant="unbiased",
                                                       features="tokens", batch_size=64)),
-              "cls": pc.redundancy(pc.cka_matrix(model, calib, variant="linear",
+              "cls": ph1.redundancy(pc.cka_matrix(model, calib, variant="linear",
                                                  features="cls", batch_size=256))}
     r = scores["tokens"]
     fig = plot_cka_matrix(cka["matrix"], title="digits ViT: CKA(MLP_i, A_j), linear, tokens")
@@ -125,11 +126,11 @@ def digits_pipeline(out: Path, small: bool, lec: float, acc_drop: float, seed: i
     ft = dict(epochs=2 if small else 8, lr=1e-3, batch_size=64, teacher=model, seed=seed)
     rows = []
     for kept in ((K,) if small else (K - 1, K, K + 1)):
-        for p in pc.random_paths(r, kept, 1000, seed=seed):  # all of them
+        for p in ph1.random_paths(r, kept, 1000, seed=seed):  # all of them
             m = skip_attention(model, p)
             row = {"kept": kept, "skip": list(p),
                    "accuracy_free": float(pc.effort_outputs(m, xt, yt)[1].mean())}
-            row.update({f"score_{v}": pc.path_score(sc, p) for v, sc in scores.items()})
+            row.update({f"score_{v}": ph1.path_score(sc, p) for v, sc in scores.items()})
             if kept == K and not small:
                 pc.finetune(m, data.x_train, data.y_train, **ft)
                 row["accuracy_tuned"] = float(pc.effort_outputs(m, xt, yt)[1].mean())
@@ -147,7 +148,7 @@ def digits_pipeline(out: Path, small: bool, lec: float, acc_drop: float, seed: i
                                for v in scores}})
     acc_col = "accuracy_tuned" if "accuracy_tuned" in ps else "accuracy_free"
     pk = ps[ps["kept"] == K].rename(columns={acc_col: "acc", "score_tokens": "path_score"})
-    best = pc.best_paths(r, [K])[K]
+    best = ph1.best_paths(r, [K])[K]
     brow = pk[pk["skip"].apply(tuple) == best].iloc[0]
     rho_k = next(x["tokens"] for x in rho if x["kept"] == K and x["accuracy"] == acc_col)
     fig = plot_path_scores(pk, acc="acc", best=brow, label="every path of this effort",
@@ -160,7 +161,7 @@ def digits_pipeline(out: Path, small: bool, lec: float, acc_drop: float, seed: i
 
     # 3. efforts: Phase 1 path per effort, fine-tuned, outputs on both halves
     kept_list = [2] if small else list(range(1, depth))
-    chosen_paths = pc.best_paths(r, kept_list)
+    chosen_paths = ph1.best_paths(r, kept_list)
     folds = ([], [])
     effort_rows = []
     base_trace = export_trace(model, xt[:1])

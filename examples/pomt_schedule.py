@@ -25,7 +25,7 @@ matplotlib.use("Agg")
 import sim  # noqa: E402
 from sim.plot.pomt import curve as plot_curve  # noqa: E402
 from sim.search.pomt import choose, choose_joint, latency_curve  # noqa: E402
-from sim.search.pomt_compare import compare, mean_tokens  # noqa: E402
+from sim.search.pomt.compare import compare, mean_tokens  # noqa: E402
 
 ARCHS = ("edge_16x16", "scalesim_32x32", "zcu102")
 BATCHES = (1, 8)

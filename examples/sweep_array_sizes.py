@@ -21,8 +21,8 @@ import argparse
 from pathlib import Path
 
 import sim
-from sim.search.space import Space
 from sim.search.sweep import sweep
+from sim.search.sweep.space import Space
 
 HERE = Path(__file__).resolve().parent
 
@@ -51,7 +51,7 @@ def main(argv=None) -> int:
                executor="inline" if args.small else "process",
                out=out / "sweep_array_sizes.parquet")
 
-    metric = "edp_js" if "edp_js" in df else "latency_s"  # no energy model: latency
+    metric = "edp_per_inference_js"
     fig = heatmap(df, "array.rows", "array.dataflow", metric,
                   title=f"DeiT-S on {args.arch}, {args.mode} mode: {LABELS[metric]} per "
                         "square array (box = best, × = over the platform budget)")

@@ -4,12 +4,13 @@
 """
 
 from sim.api import simulate, simulate_gemm
-from sim.config import ArchConfig, list_presets, load_arch, with_overrides
+from sim.config import ArchConfig, as_arch, list_presets, load_arch, with_overrides
 from sim.errors import ConfigError, ResourceError, SimulationError, TraceError, VitsimError
 from sim.report import OpResult, Report
 from sim.workload import (
     Trace,
     TraceSet,
+    as_trace,
     drop_heads,
     load_trace,
     model_trace,
@@ -18,12 +19,14 @@ from sim.workload import (
     save_trace,
     skip_attention,
     tome_trace,
+    with_batch,
 )
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "simulate", "simulate_gemm", "simulate_pe_array", "load_arch", "list_presets",
+    "simulate", "simulate_gemm", "simulate_pe_array", "as_arch", "as_trace", "with_batch",
+    "load_arch", "list_presets",
     "with_overrides", "ArchConfig", "load_trace", "save_trace", "model_trace",
     "skip_attention", "drop_heads", "narrow_mlp", "prune_tokens", "tome_trace", "Trace",
     "TraceSet", "Report", "OpResult", "VitsimError", "ConfigError", "TraceError",

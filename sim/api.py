@@ -1,4 +1,4 @@
-"""The run, top to bottom: load -> lower -> simulate -> price -> report."""
+"""The run, top to bottom: resolve -> lower -> simulate -> price -> report."""
 
 from __future__ import annotations
 
@@ -6,19 +6,14 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.config import ArchConfig, load_arch
-from sim.cost import price
+from sim.config import as_arch
+from sim.cost import price, resolve_design
 from sim.engine import simulate_ops
+from sim.errors import ConfigError
 from sim.report import OpResult, Report
-from sim.report.report import run_latency_s
-from sim.workload import Ops, Trace, load_trace, lower
-from sim.workload.ops_trace import OpsTrace
+from sim.workload import Ops, as_trace, lower
 
 __all__ = ["simulate", "simulate_gemm"]
-
-
-def _arch(arch) -> ArchConfig:
-    return arch if isinstance(arch, ArchConfig) else load_arch(arch)
 
 
 def simulate(arch, trace, *, mode: str = "cycle", trace_dir=None) -> Report:
@@ -27,9 +22,10 @@ def simulate(arch, trace, *, mode: str = "cycle", trace_dir=None) -> Report:
     Parameters
     ----------
     arch : ArchConfig or str or Path
-        Architecture, a YAML file or a preset name (``"zcu102"``).
+        Architecture, a YAML file or a preset name (``"zcu102"``), see :func:`sim.as_arch`.
     trace : Trace or OpsTrace or str or Path
-        Trace (v1), captured op list (v2) or a trace file (YAML/JSON).
+        Trace (v1), captured op list (v2), a trace file, a shipped workload or a built-in
+        model name (``"deit_s"``), see :func:`sim.as_trace`.
     mode : {"cycle", "analytic"}
         ``cycle`` adds the double-buffered memory walk (stalls, DRAM traffic);
         ``analytic`` is compute only (stall-free), for the fastest sweeps.
@@ -40,41 +36,35 @@ def simulate(arch, trace, *, mode: str = "cycle", trace_dir=None) -> Report:
     -------
     Report
     """
-    arch = _arch(arch)
-    if not isinstance(trace, (Trace, OpsTrace)):
-        trace = load_trace(trace)
+    design = resolve_design(as_arch(arch))
+    trace = as_trace(trace)
     ops = lower(trace)
-    cols = simulate_ops(arch, ops, mode)
-    extra_cols, extra_summary = price(arch, ops, cols, run_latency_s(arch, ops, cols),
-                                      batch=trace.batch)
-    cols.update(extra_cols)
-    report = Report(arch, trace, ops, cols, mode, extra_summary)
+    timing = simulate_ops(design.arch, ops, mode)
+    energy = price(design, ops, timing, batch=trace.batch)
+    report = Report(design, trace, ops, timing, energy, mode)
     if trace_dir is not None:
-        from sim.hw.address_trace import write_traces
+        from sim.engine.address_trace import write_traces  # numba, only when asked
 
-        write_traces(arch, ops, Path(trace_dir))
+        write_traces(design.arch, ops, Path(trace_dir))
     return report
 
 
 def simulate_gemm(arch, m: int, n: int, k: int, *, mode: str = "cycle") -> OpResult:
     """Simulate one GEMM ``out[m, n] = A[m, k] @ B[k, n]``; see :class:`OpResult`."""
-    from sim.errors import ConfigError
-
     bad = [f"{name} = {v!r}" for name, v in (("m", m), ("n", n), ("k", k))
            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1]
     if bad:
         raise ConfigError(f"GEMM dimensions must be integers >= 1, not {', '.join(bad)}")
-    arch = _arch(arch)
+    design = resolve_design(as_arch(arch))
+    arch = design.arch
     one = lambda v: np.array([v], dtype=np.int64)  # noqa: E731
     ops = Ops(layer=one(0), op=("gemm",), kind=("gemm",), vop=("",), m=one(m), n=one(n),
               k=one(k), count=one(1), elements=one(0))
-    cols = simulate_ops(arch, ops, mode)
-    latency_s = int(cols["total_cycles"][0]) / (arch.clock_mhz * 1e6)
-    extra_cols, extra_summary = price(arch, ops, cols, latency_s)
-    cols.update(extra_cols)
+    timing = simulate_ops(arch, ops, mode)
+    energy = price(design, ops, timing)
     values = {"m": m, "n": n, "k": k, "dataflow": arch.array.dataflow,
               "rows": arch.array.rows, "cols": arch.array.cols}
-    values.update({key: col[0] for key, col in cols.items()})
-    values["latency_s"] = latency_s
-    values.update(extra_summary)
+    values.update({key: col[0] for key, col in {**timing.ops, **energy.ops}.items()})
+    values["latency_s"] = timing.latency_s
+    values.update(energy.summary)
     return OpResult(values)

@@ -6,7 +6,26 @@ one line, separated by ``"; "``, so the CLI can print it as a single line.
 
 from __future__ import annotations
 
-__all__ = ["VitsimError", "ConfigError", "TraceError", "ResourceError", "SimulationError"]
+__all__ = ["VitsimError", "ConfigError", "TraceError", "ResourceError", "SimulationError",
+           "short_repr", "REPR_LIMIT"]
+
+#: Most characters of a value's repr shown in a message.
+REPR_LIMIT = 200
+
+
+def short_repr(value, limit: int = REPR_LIMIT) -> str:
+    """``repr(value)`` cut to ``limit`` characters (with ``...``), for error messages.
+
+    Containers are cut before they are fully formatted, so a huge or deeply nested value
+    (a YAML alias bomb) costs no more than ``limit`` characters of work.
+    """
+    import reprlib
+
+    r = reprlib.Repr()
+    r.maxstring = r.maxother = limit
+    r.maxlevel = 3
+    text = r.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class VitsimError(Exception):

@@ -42,7 +42,7 @@ def test_check(cli, repo):
      "array.rows = 0; must be an integer in [1, 4096]"),
     (("gemm", "--arch", "zcu102", "--m", 4, "--n", 4, "--k", 4, "--set", "array.dataflow=xs"),
      "array.dataflow = 'xs'"),
-    (("run", "--arch", "nope", "--trace", "deit_s"), "neither a file nor a preset"),
+    (("run", "--arch", "nope", "--trace", "deit_s"), "neither an arch file nor a preset"),
     (("run", "--arch", "zcu102", "--trace", "missing.yaml"), "file not found"),
     (("gemm", "--arch", "zcu102", "--m", 0, "--n", 4, "--k", 4), "m = 0"),
     (("gemm", "--arch", "zcu102", "--m", 4), "required"),

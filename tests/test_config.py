@@ -105,7 +105,7 @@ def test_missing_file_and_non_yaml(tmp_path):
         load_arch(tmp_path / "nope.yaml")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_arch(_write(tmp_path, "a: [1, 2\nb: {", "bad.yaml"))
-    with pytest.raises(ConfigError, match="neither a file nor a preset"):
+    with pytest.raises(ConfigError, match="neither an arch file nor a preset"):
         load_arch("no_such_preset")
 
 

@@ -1,20 +1,22 @@
-"""The digits ViT (sim.workload.digits): trained, accurate, cached, and its traces lower."""
+"""The digits ViT (sim.torch.digits): trained, accurate, cached, and its traces lower."""
 
 import pytest
+from conftest import need
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("timm")
-pytest.importorskip("sklearn")
+torch = need("torch")
+need("timm")
+need("sklearn")
+
 
 from sim.errors import ConfigError  # noqa: E402
-from sim.workload import full_trace, lower  # noqa: E402
-from sim.workload import transforms as T  # noqa: E402
-from sim.workload.digits import (  # noqa: E402
+from sim.torch import transforms as T  # noqa: E402
+from sim.torch.digits import (  # noqa: E402
     evaluate,
     load_digits_data,
     load_digits_vit,
 )
-from sim.workload.torch_export import export_trace  # noqa: E402
+from sim.torch.export import export_trace  # noqa: E402
+from sim.workload import full_trace, lower  # noqa: E402
 
 torch.set_num_threads(1)
 

@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 
 import sim
+from sim.cost import resolve_design
 from sim.errors import ConfigError, ResourceError
 from sim.hw.fpga import DEVICES, check_fits, map_arch, utilization
 from sim.hw.fpga.mapping import bram36_for
@@ -53,7 +54,7 @@ def test_pivot_preset_fits():
 
 def test_over_dsp_budget_names_resource_need_and_budget():
     with pytest.raises(ResourceError) as exc:
-        sim.load_arch("zcu102", {"array.rows": 96, "array.cols": 64})
+        resolve_design(sim.load_arch("zcu102", {"array.rows": 96, "array.cols": 64}))
     msg = str(exc.value)
     assert "design 'zcu102' does not fit the ZCU102 (xczu9eg-ffvb1156-2-e)" in msg
     assert "DSP48E2: needs 3,136 but the device has 2,520 (124%)" in msg
@@ -65,13 +66,14 @@ def test_over_bram_budget():
     # ifmap/filter 2048 KiB: half = 8 Mibit at 512 bit -> 16384 deep; best 9 x 4096:
     # 57 x 4 = 228 per half, 456 per buffer; + ofmap 58 = 970
     with pytest.raises(ResourceError, match=r"BRAM36: needs 970 but the device has 912"):
-        sim.load_arch("zcu102", {"memory.ifmap_kib": 2048, "memory.filter_kib": 2048})
+        resolve_design(sim.load_arch("zcu102", {"memory.ifmap_kib": 2048,
+                                                "memory.filter_kib": 2048}))
 
 
-def test_with_overrides_and_replace_are_checked():
+def test_every_run_checks_the_fit_however_the_design_was_built():
     a = sim.load_arch("zcu102")
-    with pytest.raises(ResourceError, match="DSP48E2"):
-        sim.with_overrides(a, {"precision": "int16"})  # 4096 DSPs at 1 MAC/DSP
+    with pytest.raises(ResourceError, match="DSP48E2"):  # 4096 DSPs at 1 MAC/DSP
+        sim.simulate(sim.with_overrides(a, {"precision": "int16"}), sim.model_trace("deit_t"))
     big = dataclasses.replace(a, array=dataclasses.replace(a.array, rows=128))
     with pytest.raises(ResourceError, match="DSP48E2: needs 4,160"):
         sim.simulate(big, sim.model_trace("deit_t"))

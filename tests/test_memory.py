@@ -17,13 +17,13 @@ from hypothesis import strategies as st
 
 from sim.config import arch_from_dict, load_arch
 from sim.engine import simulate_ops
-from sim.hw.dataflow import compute_cycles, get_dataflow
-from sim.hw.memory import MEMORY_KEYS, MEMORY_RATE_KEYS, memory_for_gemms
+from sim.engine.compute import compute_cycles, sram_counts
+from sim.engine.memory import MEMORY_KEYS, MEMORY_RATE_KEYS, memory_for_gemms
+from sim.engine.memory_reference import reference_for_arch
+from sim.hw.dataflow import get_dataflow
 from sim.workload import lower, model_trace
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from memory_reference import reference_for_arch  # noqa: E402
 
 DATA = HERE / "data"
 SETTINGS = settings(deadline=None, max_examples=150, derandomize=True,
@@ -210,7 +210,7 @@ def test_engine_reports_memory_columns():
         "dram.ofmap_bytes_per_cycle": 4})
     assert arch.dram.ifmap_bytes_per_cycle == 4
     ops = lower(model_trace("deit_s"))
-    cols = simulate_ops(arch, ops, "cycle")
+    cols = simulate_ops(arch, ops, "cycle").ops
     for key in MEMORY_KEYS + MEMORY_RATE_KEYS:
         assert key in cols
     assert cols["stall_cycles"].sum() > 0
@@ -220,7 +220,7 @@ def test_engine_reports_memory_columns():
     assert (cols["dram_peak_bytes_per_cycle"][g] > 0).all()
     assert (cols["dram_avg_bytes_per_cycle"][~g] == 0).all()
     assert (cols["dram_ifmap_read_bytes"][~g] == 0).all()
-    analytic = simulate_ops(arch, ops, "analytic")
+    analytic = simulate_ops(arch, ops, "analytic").ops
     assert analytic["stall_cycles"].sum() == 0
 
 
@@ -244,7 +244,7 @@ def _read(path):
 
 
 def test_sram_traces_equal_scalesim_os(tmp_path):
-    from sim.hw.address_trace import write_gemm_traces
+    from sim.engine.address_trace import write_gemm_traces
 
     rec = json.loads((DATA / "scalesim_trace_os.json").read_text())["records"][0]
     assert rec["dataflow"] == "os" and rec["stall_cycles"] == 0
@@ -256,7 +256,7 @@ def test_sram_traces_equal_scalesim_os(tmp_path):
 
 
 def test_sram_trace_rows_equal_scalesim_deit_s_qkt(tmp_path):
-    from sim.hw.address_trace import write_gemm_traces
+    from sim.engine.address_trace import write_gemm_traces
 
     rec = json.loads((DATA / "scalesim_trace_os.json").read_text())["records"][1]
     arch = make_arch("os", rec["rows"], rec["cols"], kib=(256, 256, 128), bw=(INF, INF, INF))
@@ -268,7 +268,7 @@ def test_sram_trace_rows_equal_scalesim_deit_s_qkt(tmp_path):
 
 @pytest.mark.parametrize("df", ["os", "ws", "is"])
 def test_traces_agree_with_the_walk(tmp_path, df, monkeypatch):
-    import sim.hw.address_trace as at
+    import sim.engine.address_trace as at
 
     arch = make_arch(df, 4, 8, kib=(0.05, 0.08, 0.05), bw=(1.5, 2, 3), latency=2,
                      word_bytes=2)
@@ -283,10 +283,10 @@ def test_traces_agree_with_the_walk(tmp_path, df, monkeypatch):
     rows_ofmap = _read(big[("ofmap", "SRAM")])
     assert len(rows_ofmap) == comp                     # stalls shift stamps, add no rows
     assert rows_ofmap[-1][0] == comp - 1 + res["stall_cycles"]   # SCALE-Sim's relation
-    sram_counts = get_dataflow(df).sram_counts(m, n, k, 4, 8)
+    counts = sram_counts(df, m, n, k, 4, 8)
     for i, op in enumerate(("ifmap", "filter", "ofmap")):
         used = sum(x >= 0 for row in _read(big[(op, "SRAM")]) for x in row[1:])
-        assert used == sram_counts[i], op
+        assert used == counts[i], op
         words = sum(x >= 0 for row in _read(big[(op, "DRAM")]) for x in row[1:])
         key = {"ifmap": "dram_ifmap_read_bytes", "filter": "dram_filter_read_bytes",
                "ofmap": "dram_ofmap_write_bytes"}[op]
@@ -298,7 +298,7 @@ def test_traces_agree_with_the_walk(tmp_path, df, monkeypatch):
 def test_write_traces_for_lowered_ops(tmp_path):
     from dataclasses import replace
 
-    from sim.hw.address_trace import write_traces
+    from sim.engine.address_trace import write_traces
 
     ops = lower(model_trace("deit_t"))
     keep = np.flatnonzero(ops.is_gemm)[:2]
@@ -468,7 +468,7 @@ DEIT_S_GEMMS = [("QKV", 197, 1152, 384, 1), ("QKT", 197, 197, 64, 6), ("SV", 197
                 ("PROJ", 197, 384, 384, 1), ("FC1", 197, 1536, 384, 1),
                 ("FC2", 197, 384, 1536, 1)]
 #: SCALE-Sim 3.0.0 USER, DeiT-S layer, 32x32, 256/256/128 kB, 32 words/cycle: Total Cycles
-#: (shared/reference/scalesim.md §10), used where the golden file lacks a dataflow.
+#: (docs/references.md#scale-sim-deit-measurements), used where the golden file lacks a dataflow.
 SCALESIM_DEIT_S_USER = {"os": 542_680, "ws": 558_678, "is": 904_132}
 
 

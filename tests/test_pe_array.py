@@ -1,4 +1,4 @@
-"""The register-level PE array proves the closed forms of sim.hw.dataflow.
+"""The register-level PE array proves the closed forms of sim.engine.compute.
 
 For every dataflow, on random shapes and array sizes: the grid computes ``a @ b`` exactly
 and its last output-producing cycle (+1) equals ``compute_cycles``; on real SCALE-Sim 3.0.0
@@ -16,9 +16,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sim.engine.compute import compute_cycles
 from sim.engine.pe_array import PEArrayResult, simulate_pe_array
 from sim.errors import ConfigError, SimulationError, TraceError, VitsimError
-from sim.hw.dataflow import compute_cycles, get_dataflow
+from sim.hw.dataflow import get_dataflow
 
 DATA = Path(__file__).parent / "data"
 DATAFLOWS = ("os", "ws", "is")
@@ -169,8 +170,8 @@ def test_scalesim_total_cycles(rec):
     np.testing.assert_array_equal(res.out, a @ b)
 
 
-# DeiT-S one-head attention GEMMs on 128x128 (reference/scalesim.md section 10, measured
-# with SCALE-Sim 3.0.0, CALC mode): QK^T is (197, 197, 64), S.V is (197, 64, 197).
+# DeiT-S one-head attention GEMMs on 128x128 (docs/references.md#scale-sim-deit-measurements,
+# measured with SCALE-Sim 3.0.0, CALC mode): QK^T is (197, 197, 64), S.V is (197, 64, 197).
 DEIT_128 = [
     ((197, 197, 64), {"os": 1271, "ws": 1157, "is": 1157}),
     ((197, 64, 197), {"os": 901, "ws": 1157, "is": 1783}),

@@ -10,13 +10,13 @@ import pytest
 
 import sim
 from sim.errors import ConfigError, VitsimError
-from sim.search.efforts import load_efforts, make_effort, save_efforts
 from sim.search.pivot import (
     accuracy_edp_front,
     cascade_curve,
     class_mean_entropy,
     pivot_search,
 )
+from sim.search.pivot.efforts import load_efforts, make_effort, save_efforts
 
 HAND = "tests/data/pivot_efforts_hand.yaml"
 
@@ -71,7 +71,7 @@ def test_chosen_point_by_hand(hand, lec, drop, n_low, rows):
     f = n_low / 10
     d = 6 + (1 - f) * 16
     assert c["latency_s"] == pytest.approx(d) and c["energy_j"] == pytest.approx(d)
-    assert c["edp_js"] == pytest.approx(d * d)
+    assert c["edp_per_inference_js"] == pytest.approx(d * d)
     assert c["edp_ratio"] == pytest.approx(256 / (d * d))
     assert c["f_low"] >= lec and c["accuracy"] >= 0.9 - drop - 1e-12
 
@@ -81,7 +81,7 @@ def test_costs_are_per_inference(hand):
 
     two = [dataclasses.replace(e, trace=dataclasses.replace(e.trace, batch=2)) for e in hand]
     a, b = search(hand, lec=0.5, acc_drop=0.0), search(two, lec=0.5, acc_drop=0.0)
-    assert b.chosen["edp_js"] == pytest.approx(a.chosen["edp_js"]) == pytest.approx(196)
+    assert b.chosen["edp_per_inference_js"] == pytest.approx(a.chosen["edp_per_inference_js"]) == pytest.approx(196)
 
 
 def test_infeasible_gives_none(hand):
@@ -96,7 +96,7 @@ def test_every_feasible_row_obeys_constraints(hand):
     p = res.points
     feas = p[p["feasible"]]
     assert (feas["f_low"] >= 0.3).all() and (feas["accuracy"] >= 0.8 - 1e-12).all()
-    assert feas["edp_js"].min() == pytest.approx(res.chosen["edp_js"])
+    assert feas["edp_per_inference_js"].min() == pytest.approx(res.chosen["edp_per_inference_js"])
     # full model alone on each arch point is the baseline (edp_ratio 1)
     assert res.baseline["edp_ratio"].tolist() == [1.0, 1.0]
     assert set(res.baseline["array.rows"]) == {16, 32}
@@ -105,7 +105,7 @@ def test_every_feasible_row_obeys_constraints(hand):
 def test_per_image_objective(hand):
     res = search(hand, lec=0.5, acc_drop=0.0, objective="per_image")
     # f E_l D_l + (1 - f)(E_l + E_h)(D_l + D_h) at f = 0.5, rows 16
-    assert res.chosen["edp_js"] == pytest.approx(0.5 * 36 + 0.5 * 22 * 22)
+    assert res.chosen["edp_per_inference_js"] == pytest.approx(0.5 * 36 + 0.5 * 22 * 22)
 
 
 def _brute(efforts, costs, lec, drop):
@@ -151,12 +151,14 @@ def test_matches_brute_force(rng, seed):
     if math.isinf(want):
         assert res.chosen is None
     else:
-        assert res.chosen["edp_js"] == pytest.approx(want)
+        assert res.chosen["edp_per_inference_js"] == pytest.approx(want)
 
 
 def test_pareto_front():
-    df = pd.DataFrame({"edp_js": [1, 2, 3, 2, 4], "accuracy": [0.5, 0.7, 0.6, 0.7, 0.9]})
-    assert accuracy_edp_front(df).index.tolist() == [0, 1, 4]
+    # rows 1 and 3 are equal: both kept (the one tie rule of sim.search.pareto)
+    df = pd.DataFrame({"edp_per_inference_js": [1, 2, 3, 2, 4], "accuracy": [0.5, 0.7, 0.6, 0.7, 0.9],
+                       "feasible": [True, False, True, True, True]})
+    assert accuracy_edp_front(df).index.tolist() == [0, 1, 3, 4]
 
 
 def test_deterministic_for_seed(hand):
@@ -187,12 +189,7 @@ def test_missing_energy_fails_clearly(hand):
 
 
 def test_real_simulator(hand):
-    """With the shipped energy model (skips if it has not landed)."""
-    s = sim.simulate("pivot_zcu102", sim.model_trace("deit_t"), mode="analytic").summary
-    if "energy_j" not in s:
-        with pytest.raises(VitsimError, match="needs energy"):
-            pivot_search("pivot_zcu102", hand, lec=0.5, mode="analytic")
-        pytest.skip("energy model absent")
+    """With the shipped energy model."""
     res = pivot_search("pivot_zcu102", hand, lec=0.5, acc_drop=0.0, mode="analytic")
     c = res.chosen
     assert c["n_low"] == 5 and c["edp_ratio"] > 1
@@ -248,11 +245,9 @@ def test_npz_and_length_mismatch(tmp_path):
 # -- CLI --------------------------------------------------------------------------------------
 
 def vitsim(monkeypatch, capsys, *argv):
-    """Run the CLI in this process with ``search`` registered (wired or not)."""
+    """Run the CLI in this process."""
     import sim.cli as cli
 
-    if "search_cmd" not in cli.COMMAND_MODULES:
-        monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "search_cmd"))
     rc = cli.main([str(a) for a in argv])
     out = capsys.readouterr()
     return rc, out.out, out.err
@@ -263,8 +258,6 @@ def test_cli_search_pivot_json(monkeypatch, capsys, repo, tmp_path):
                           "--efforts", repo / HAND, "--lec", "0.5", "--acc-drop", "0",
                           "--grid", "array.rows=16,32", "--mode", "analytic", "--json",
                           "--plot", tmp_path / "p.png", "--out", tmp_path / "points.csv")
-    if rc == 2 and "needs energy" in err:
-        pytest.skip("energy model absent")
     assert rc == 0, err
     res = json.loads(out)
     assert res["chosen"]["n_low"] == 5 and res["settings"]["lec"] == 0.5
@@ -276,8 +269,6 @@ def test_cli_text(monkeypatch, capsys, repo):
     rc, out, err = vitsim(monkeypatch, capsys, "search", "pivot", "--arch", "pivot_zcu102",
                           "--efforts", repo / HAND, "--lec", "0.6", "--acc-drop", "0",
                           "--mode", "analytic")
-    if rc == 2 and "needs energy" in err:
-        pytest.skip("energy model absent")
     assert rc == 0 and "no point meets both" in out and "Pareto front" in out
 
 

@@ -5,12 +5,15 @@ import math
 
 import numpy as np
 import pytest
+from conftest import need
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("timm")
+torch = need("torch")
+need("timm")
+
 
 from sim.errors import ConfigError  # noqa: E402
-from sim.search import pivot_cka as pc  # noqa: E402
+from sim.search.pivot import phase1 as ph1  # noqa: E402
+from sim.torch import cka as pc  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -56,10 +59,10 @@ def test_cka_matrix(vit, calib, variant, features):
             feats = f
         want = pc.linear_cka(feats[("mlp", 1)].numpy(), feats[("attn", 2)].numpy())
         assert m[1, 2] == pytest.approx(want, rel=1e-9)
-    r = pc.redundancy(c)
+    r = ph1.redundancy(c)
     assert math.isnan(r[0]) and np.allclose(r[1:], np.diagonal(m, 1))
     # the CLS token entering block 0 is the same for every image: CKA undefined (NaN)
-    assert pc.redundancy(c, encoder0="embed")[0] == pytest.approx(c["embed"][0], nan_ok=True)
+    assert ph1.redundancy(c, encoder0="embed")[0] == pytest.approx(c["embed"][0], nan_ok=True)
     assert math.isnan(c["embed"][0]) == (features == "cls")
 
 
@@ -74,27 +77,27 @@ def test_bad_options(vit, calib):
 
 def test_paths():
     r = np.array([np.nan, 0.2, 0.9, 0.5, 0.9, 0.1])
-    assert pc.best_paths(r, [6, 4, 2, 1]) == {6: (), 4: (2, 4), 2: (1, 2, 3, 4),
+    assert ph1.best_paths(r, [6, 4, 2, 1]) == {6: (), 4: (2, 4), 2: (1, 2, 3, 4),
                                               1: (1, 2, 3, 4, 5)}
-    assert pc.path_score(r, (2, 4)) == pytest.approx(1.8)
-    assert pc.path_score(r, (2, 4), "mean") == pytest.approx(0.9)
+    assert ph1.path_score(r, (2, 4)) == pytest.approx(1.8)
+    assert ph1.path_score(r, (2, 4), "mean") == pytest.approx(0.9)
     with pytest.raises(ConfigError, match="encoder"):
-        pc.path_score(r, (0,))
+        ph1.path_score(r, (0,))
     with pytest.raises(ConfigError, match=r"kept = 0"):
-        pc.best_paths(r, [0])
-    a = pc.random_paths(r, 3, 50, seed=1)
-    assert len(a) == math.comb(5, 3) == len(set(a)) and a == pc.random_paths(r, 3, 50, seed=1)
+        ph1.best_paths(r, [0])
+    a = ph1.random_paths(r, 3, 50, seed=1)
+    assert len(a) == math.comb(5, 3) == len(set(a)) and a == ph1.random_paths(r, 3, 50, seed=1)
     assert all(0 not in p and len(p) == 3 for p in a)
     # the best path has the best score among all paths of its effort
-    best = pc.best_paths(r, [3])[3]
-    assert pc.path_score(r, best) == max(pc.path_score(r, p) for p in a)
+    best = ph1.best_paths(r, [3])[3]
+    assert ph1.path_score(r, best) == max(ph1.path_score(r, p) for p in a)
 
 
 def test_effort_from_model(vit, calib):
     """skip_attention -> finetune -> outputs -> trace: the parts a user runs per effort."""
-    from sim.search.efforts import make_effort
-    from sim.workload.torch_export import export_trace
-    from sim.workload.transforms import skip_attention
+    from sim.search.pivot.efforts import make_effort
+    from sim.torch.export import export_trace
+    from sim.torch.transforms import skip_attention
 
     x, y = calib
     low = skip_attention(vit, [1, 3])
@@ -110,11 +113,11 @@ def test_effort_from_model(vit, calib):
 
 def test_digits_example_small(tmp_path, repo):
     """The whole pipeline on the digits ViT, small settings."""
-    pytest.importorskip("sklearn")
+    need("sklearn")
     try:
-        import sim.workload.digits  # noqa: F401
+        import sim.torch.digits  # noqa: F401
     except ImportError:
-        pytest.skip("sim.workload.digits not available")
+        pytest.skip("sim.torch.digits not available")
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("pivot_digits",

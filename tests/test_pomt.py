@@ -10,13 +10,14 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import need
 
 import sim
 from sim.errors import ConfigError, TraceError
 from sim.hw.dataflow import get_dataflow
 from sim.search.pomt import choose, choose_joint, deployed_trace, find_steps, latency_curve
-from sim.search.pomt_accuracy import default_accuracy_path, load_accuracy, resolve_accuracy
-from sim.search.pomt_compare import compare, match_tome, match_topk, mean_tokens, topk_trace
+from sim.search.pomt.accuracy import default_accuracy_path, load_accuracy, resolve_accuracy
+from sim.search.pomt.compare import compare, match_tome, match_topk, mean_tokens, topk_trace
 from sim.workload import input_tokens, lower
 
 
@@ -82,27 +83,21 @@ def test_curve_bad_inputs(arch32, deit_s):
         latency_curve(arch32, deit_s, tokens=[0, 5])
 
 
-def test_missing_metric_is_a_clear_error(arch32, deit_s, monkeypatch):
-    import sim.api
+def test_missing_metric_is_a_clear_error(arch32, deit_s):
+    def no_energy(arch, trace):  # an evaluator without an energy model
+        s = sim.simulate(arch, trace, mode="analytic").summary
+        return {k: v for k, v in s.items() if k not in ("energy_j", "edp_per_inference_js")}
 
-    real = sim.api.simulate
-
-    class NoEnergy:
-        def __init__(self, rep):
-            self.summary = {k: v for k, v in rep.summary.items()
-                            if k not in ("energy_j", "edp_js")}
-
-    monkeypatch.setattr(sim.api, "simulate", lambda *a, **k: NoEnergy(real(*a, **k)))
-    with pytest.raises(ConfigError, match="'edp_js' is not in the simulator's report"):
-        latency_curve(arch32, deit_s, tokens=[100], metric="edp_js")
+    with pytest.raises(ConfigError, match="'edp_per_inference_js' is not in the simulator's report"):
+        latency_curve(arch32, deit_s, tokens=[100], metric="edp_per_inference_js", evaluate=no_energy)
 
 
 def test_energy_metrics_when_present(arch32, deit_s):
     rep = sim.simulate(arch32, deit_s, mode="analytic")
-    if "edp_js" not in rep.summary:
+    if "edp_per_inference_js" not in rep.summary:
         pytest.skip("energy model not in this build")
-    c = latency_curve(arch32, deit_s, tokens=range(120, 198), metric="edp_js")
-    assert np.allclose(c["edp_js"], c["energy_j"] * c["latency_s"])
+    c = latency_curve(arch32, deit_s, tokens=range(120, 198), metric="edp_per_inference_js")
+    assert np.allclose(c["edp_per_inference_js"], c["energy_j"] * c["latency_s"])
     s = choose(c, {n: 80.0 for n in range(1, 198)})
     assert s.pruned_edp_js < s.baseline_edp_js
 
@@ -251,14 +246,14 @@ def test_accuracy_source_types():
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:Converting a tensor with requires_grad:UserWarning")
 def test_digits_accuracy_source(arch32, deit_s, tmp_path):
-    pytest.importorskip("torch")
-    pytest.importorskip("timm")
-    pytest.importorskip("sklearn")
-    if importlib.util.find_spec("sim.workload.digits") is None or \
-            importlib.util.find_spec("sim.workload.transforms") is None:
-        pytest.skip("sim.workload.digits / transforms not in this build")
-    from sim.search.pomt_accuracy import DigitsAccuracy
-    from sim.workload.digits import cache_dir, load_digits_vit
+    need("torch")
+    need("timm")
+    need("sklearn")
+    if importlib.util.find_spec("sim.torch.digits") is None or \
+            importlib.util.find_spec("sim.torch.transforms") is None:
+        pytest.skip("sim.torch.digits / transforms not in this build")
+    from sim.search.pomt.accuracy import DigitsAccuracy
+    from sim.torch.digits import cache_dir, load_digits_vit
 
     if list(cache_dir().glob("digits_vit_*seed0_ep20.pt")):
         model, data = load_digits_vit(seed=0)  # the cached, fully trained model
@@ -326,8 +321,6 @@ def test_plot(curve32, arch32, deit_s, tmp_path):
 def _cli(monkeypatch, capsys, *argv):
     import sim.cli as cli
 
-    if "schedule_cmd" not in cli.COMMAND_MODULES:
-        monkeypatch.setattr(cli, "COMMAND_MODULES", tuple(cli.COMMAND_MODULES) + ("schedule_cmd",))
     rc = cli.main(list(argv))
     out = capsys.readouterr()
     return rc, out.out, out.err

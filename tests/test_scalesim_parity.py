@@ -4,7 +4,7 @@ Reads only the JSON files in ``tests/data`` (regenerate them with
 ``tests/data/make_scalesim_goldens.py``); SCALE-Sim itself is never run here.
 
 Relations checked (``sr, sc, T`` = rows-mapped, cols-mapped, streamed extents; ``F`` =
-folds; ``P`` = cycles per fold, all from :mod:`sim.hw.dataflow`):
+folds; ``P`` = cycles per fold, all from :mod:`sim.engine.compute`):
 
 * ``Total Cycles = compute_cycles - 1 + Stall Cycles`` (CALC: stalls are 0), also in USER;
 * SRAM ifmap/filter reads = ``sram_counts``; ofmap writes = ``scalesim_ofmap_writes``
@@ -24,7 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.hw.dataflow import compute_cycles, get_dataflow, sram_counts
+from sim.engine.compute import compute_cycles, scalesim_ofmap_writes, sram_counts
+from sim.hw.dataflow import get_dataflow
 
 DATA = Path(__file__).parent / "data"
 
@@ -64,7 +65,7 @@ def test_sram_counts(rec):
     df = rec["dataflow"]
     ifmap, filt, ofmap = sram_counts(df, *_args(rec))
     assert (rec["sram_ifmap_reads"], rec["sram_filter_reads"]) == (ifmap, filt)
-    assert rec["sram_ofmap_writes"] == get_dataflow(df).scalesim_ofmap_writes(*_args(rec))
+    assert rec["sram_ofmap_writes"] == scalesim_ofmap_writes(df, *_args(rec))
     if df != "os":
         assert rec["sram_ofmap_writes"] == ofmap
 
@@ -90,7 +91,8 @@ def test_user_total_is_compute_plus_stalls(rec):
     assert rec["total_cycles"] == cycles - 1 + rec["stall_cycles"]
 
 
-# SCALE-Sim 3.0.0 on one DeiT-S layer at 32x32, 256/256/128 kB (reference page, section 10).
+# SCALE-Sim 3.0.0 on one DeiT-S layer at 32x32, 256/256/128 kB
+# (docs/references.md#scale-sim-deit-measurements).
 DEIT_CALC_OS = {"QKV": 112_391, "QKT": 6_173, "SV": 3_625, "PROJ": 37_463,
                 "FC1": 149_855, "FC2": 134_231}
 DEIT_LAYER = {"CALC_os": (492_728, 0), "CALC_ws": (551_720, 0), "CALC_is": (513_224, 0),

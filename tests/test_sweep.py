@@ -16,13 +16,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import need
 
 import sim
 from sim.errors import ConfigError, ResourceError, SimulationError
 from sim.search.pareto import pareto_front
-from sim.search.space import Space, Uniform, parse_axis
-from sim.search.store import load_results
 from sim.search.sweep import simulate_summary, sweep
+from sim.search.sweep.space import Space, Uniform, parse_axis
+from sim.search.sweep.store import load_results
 
 REPO = Path(__file__).resolve().parents[1]
 AXES = {("array.rows", "array.cols"): [8, 16, 32], "array.dataflow": ["os", "ws", "is"]}
@@ -211,7 +212,7 @@ def test_csv_torn_last_line(tmp_path):
 
 _KILL_SCRIPT = textwrap.dedent("""
     import sys, time
-    from sim.search.space import Space
+    from sim.search.sweep.space import Space
     from sim.search.sweep import simulate_summary, sweep
 
     def slow(arch, trace):
@@ -280,7 +281,7 @@ def test_process_executor_matches_inline():
 # -- Dask ---------------------------------------------------------------------------------
 
 def test_dask_local_cluster_matches_local(tmp_path):
-    distributed = pytest.importorskip("distributed")
+    distributed = need("distributed")
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
                                   dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
@@ -322,7 +323,7 @@ def test_pareto_front_matches_brute_force(rng):
 # -- figures, CLI, example -----------------------------------------------------------------
 
 def test_figures(tmp_path):
-    pytest.importorskip("matplotlib")
+    need("matplotlib")
     from sim.plot.sweep import heatmap, pareto
 
     df = _reference()
@@ -341,16 +342,9 @@ def test_figures(tmp_path):
 
 @pytest.fixture
 def cli_main(monkeypatch):
-    """``sim.cli.main`` with the sweep and plot-sweep commands registered (until wired)."""
+    """``sim.cli.main``, run in this process."""
     import sim.cli as cli
-    import sim.cli.plot_cmd as plot_cmd
 
-    for name in ("sweep_cmd", "plot_cmd"):
-        if name not in cli.COMMAND_MODULES:
-            monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, name))
-    if "plot_sweep_cmd" not in plot_cmd.PLOT_MODULES:
-        monkeypatch.setattr(plot_cmd, "PLOT_MODULES", (*plot_cmd.PLOT_MODULES,
-                                                       "plot_sweep_cmd"))
     return cli.main
 
 
@@ -408,13 +402,3 @@ def test_example_small(tmp_path):
     for name in ("sweep_heatmap.png", "sweep_pareto.png"):
         assert (tmp_path / name).stat().st_size > 5000, name
     assert len(load_results(tmp_path / "sweep_array_sizes.parquet")) > 0
-
-
-def test_import_sim_stays_light():
-    code = ("import sys, sim, sim.search.sweep, sim.search.executors, sim.plot.sweep, "
-            "sim.cli.sweep_cmd, sim.cli.plot_sweep_cmd; "
-            "print(sorted(m for m in ('matplotlib', 'dask', 'distributed') if m in sys.modules))")
-    proc = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True,
-                          text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "[]"

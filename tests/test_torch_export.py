@@ -1,21 +1,22 @@
-"""Trace export from PyTorch (sim.workload.torch_export) and ``vitsim export``."""
+"""Trace export from PyTorch (sim.torch.export) and ``vitsim export``."""
 
 import argparse
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from conftest import need
 
-torch = pytest.importorskip("torch")
-timm = pytest.importorskip("timm")
+torch = need("torch")
+timm = need("timm")
 
 from timm.models.vision_transformer import VisionTransformer  # noqa: E402
 
 import sim.workload as W  # noqa: E402
 from sim.cli.export_cmd import add_export_parser, parse_apply  # noqa: E402
 from sim.errors import TraceError  # noqa: E402
+from sim.torch import transforms as T  # noqa: E402
+from sim.torch.export import export_trace, export_traceset, model_spec  # noqa: E402
 from sim.workload import (  # noqa: E402
     full_trace,
     load_trace,
@@ -24,8 +25,6 @@ from sim.workload import (  # noqa: E402
     save_trace,
     tome_trace,
 )
-from sim.workload import transforms as T  # noqa: E402
-from sim.workload.torch_export import export_trace, export_traceset, model_spec  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -102,10 +101,18 @@ def test_exported_trace_roundtrips_through_yaml(tmp_path, deit_s):
     assert t.layers[3].prune.tokens_out == 141 and t.layers[11].tokens == 141
 
 
-def test_lazy_torch_import():
-    code = "import sys, sim.workload; assert 'torch' not in sys.modules"
-    subprocess.run([sys.executable, "-c", code], check=True)
-    assert W.export_trace is export_trace and W.transforms is T
+def test_torch_code_is_out_of_workload():
+    # (that workload/ and search/ load without torch: tests/test_layers.py)
+    # the old lazy attributes are gone (no upward import); the error names the new home
+    for name, new in (("export_trace", "sim.torch.export"), ("transforms", "sim.torch.transforms"),
+                      ("digits", "sim.torch.digits")):
+        with pytest.raises(AttributeError, match=f"moved to {new}"):
+            getattr(W, name)
+    import sim.search.optin_importance as old
+    import sim.torch.importance as new
+
+    assert old.__all__ == new.__all__ and all(getattr(old, n) is getattr(new, n)
+                                              for n in new.__all__)
 
 
 # ----------------------------------------------------------------------- trace sets
@@ -206,8 +213,6 @@ def test_cli_bad_apply(spec, match):
 def test_cli_main_registers_export(tmp_path, monkeypatch, capsys):
     import sim.cli
 
-    if "export_cmd" not in sim.cli.COMMAND_MODULES:
-        monkeypatch.setattr(sim.cli, "COMMAND_MODULES", sim.cli.COMMAND_MODULES + ("export_cmd",))
     out = tmp_path / "d.yaml"
     assert sim.cli.main(["export", "--model", "deit_tiny_patch16_224", "--apply", "pomt:3=56",
                          "--out", str(out)]) == 0

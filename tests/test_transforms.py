@@ -1,14 +1,17 @@
-"""Model transforms (sim.workload.transforms): each is a runnable model whose exported trace
+"""Model transforms (sim.torch.transforms): each is a runnable model whose exported trace
 is exactly the trace-side edit (sim.workload.edit) of the same change."""
 
 import pytest
+from conftest import need
 
-torch = pytest.importorskip("torch")
-timm = pytest.importorskip("timm")
+torch = need("torch")
+timm = need("timm")
 
 from timm.models.vision_transformer import VisionTransformer  # noqa: E402
 
 from sim.errors import TraceError  # noqa: E402
+from sim.torch import transforms as T  # noqa: E402
+from sim.torch.export import export_trace, model_spec  # noqa: E402
 from sim.workload import (  # noqa: E402
     drop_heads,
     full_trace,
@@ -18,8 +21,6 @@ from sim.workload import (  # noqa: E402
     tome_trace,
 )
 from sim.workload import skip_attention as skip_trace  # noqa: E402
-from sim.workload import transforms as T  # noqa: E402
-from sim.workload.torch_export import export_trace, model_spec  # noqa: E402
 
 torch.set_num_threads(1)
 N_TOKENS = 65  # 8x8 patches + CLS
@@ -196,7 +197,8 @@ def test_pomt_merges_the_dropped_tokens_into_their_mean():
         dropped = [r for r in x[b, 1:] if tuple(r.tolist()) not in kept]
         assert len(dropped) == R + 1
         assert torch.allclose(out[b, -1], torch.stack(dropped).mean(0), atol=1e-6)
-    # the score is s_attn + s_v of the reference page: recompute and compare the kept set
+    # the score is s_attn + s_v (docs/references.md#pomt-prune-and-merge): recompute and
+    # compare the kept set
     A, V = probs[:, :, P:, P:], info["v"][:, :, P:]
     s = A.amax(1).sum(1) / A.amax(1).sum(1).max() + V.amax(1).sum(-1).softmax(-1)
     top = s.argsort(1, descending=True)[:, : n - R - 2].sort(1).values + P

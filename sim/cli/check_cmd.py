@@ -15,8 +15,9 @@ def register(sub) -> None:
 
 
 def _check(args) -> int:
-    from sim.config import list_presets, load_arch
+    from sim.config import as_arch, list_presets
     from sim.config.validate import read_yaml
+    from sim.cost import resolve_design
     from sim.errors import ConfigError, VitsimError
     from sim.workload import load_trace
 
@@ -34,7 +35,7 @@ def _check(args) -> int:
         sys.stdout.write(f"{args.file}: ok (trace: {t.model.name}, batch {t.batch}, "
                          f"{len(t.layers)} blocks)\n")
     elif isinstance(data, dict) and "array" in data:
-        a = load_arch(args.file)
+        a = resolve_design(as_arch(args.file)).arch
         sys.stdout.write(f"{args.file}: ok (arch: {a.name}, {a.array.rows}x{a.array.cols} "
                          f"{a.array.dataflow})\n")
     else:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import sys
 
-from sim.config import load_arch, parse_override
+from sim.config import as_arch, parse_override
+from sim.workload import as_trace
 
 __all__ = ["add_arch_args", "arch_from_args", "add_trace_args", "trace_from_args", "emit_json",
            "add_json_arg", "to_jsonable"]
@@ -29,13 +30,14 @@ def add_json_arg(parser) -> None:
 def arch_from_args(args):
     """The validated architecture named by ``--arch`` with every ``--set`` applied."""
     overrides = dict(parse_override(text) for text in args.overrides)
-    return load_arch(args.arch, overrides=overrides or None)
+    return as_arch(args.arch, overrides=overrides or None)
 
 
 def add_trace_args(parser) -> None:
     """``--trace T`` (file or built-in model), ``--batch B`` and ``--mode cycle|analytic``."""
-    parser.add_argument("--trace", required=True, help="trace file (YAML/JSON) or built-in "
-                        "model name (deit_t, deit_s, deit_b, lvvit_s, vit_l, dinov2_g)")
+    parser.add_argument("--trace", required=True, help="trace file (YAML/JSON), shipped "
+                        "workload (deit_s_topk3, lvvit_s_pivot_low, ...) or built-in model "
+                        "(deit_t, deit_s, deit_b, lvvit_s, vit_l, dinov2_g)")
     parser.add_argument("--batch", type=int, default=None,
                         help="batch (for a built-in model name, or to re-batch a trace file)")
     parser.add_argument("--mode", choices=("cycle", "analytic"), default="cycle",
@@ -43,29 +45,8 @@ def add_trace_args(parser) -> None:
 
 
 def trace_from_args(args):
-    """The trace named by ``--trace``: a file, a shipped ``workloads/`` file from anywhere,
-    or a built-in model name; ``--batch`` re-batches it."""
-    import dataclasses
-    from pathlib import Path
-
-    from sim.config.arch import data_dir
-    from sim.workload import MODEL_SPECS, load_trace, model_trace
-
-    path = Path(args.trace)
-    if not path.exists() and args.trace in MODEL_SPECS:
-        return model_trace(args.trace, batch=args.batch or 1)
-    shipped = data_dir("workloads") / path.name
-    if not path.exists() and shipped.is_file():
-        path = shipped
-    trace = load_trace(path)
-    if args.batch is not None and args.batch != trace.batch:
-        if not hasattr(trace, "layers"):  # a v2 op list is fixed at its capture batch
-            from sim.errors import TraceError
-
-            raise TraceError(f"--batch = {args.batch}; must be {trace.batch} for a v2 trace "
-                             "(re-export with `vitsim export --batch`)", source=str(path))
-        trace = dataclasses.replace(trace, batch=args.batch)
-    return trace
+    """The trace named by ``--trace`` (see :func:`sim.as_trace`), re-batched by ``--batch``."""
+    return as_trace(args.trace, batch=args.batch)
 
 
 def to_jsonable(obj):

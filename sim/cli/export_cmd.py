@@ -52,7 +52,7 @@ def _layer_value(body, spec):
 
 def parse_apply(spec: str):
     """Parse one ``--apply`` SPEC into ``fn(model) -> model`` (see :data:`APPLY_HELP`)."""
-    from sim.workload import transforms as T
+    from sim.torch import transforms as T
 
     kind, sep, body = spec.partition(":")
     kind = kind.strip().lower()
@@ -123,7 +123,7 @@ def _build_model(name, seed):
     import torch
 
     if name == "digits":
-        from sim.workload.digits import load_digits_vit
+        from sim.torch.digits import load_digits_vit
 
         model, _ = load_digits_vit(seed=seed)
         return model
@@ -145,7 +145,7 @@ def run_export(args) -> int:
     except ImportError as err:
         raise TraceError(f"vitsim export needs PyTorch and timm: pip install "
                          f"'vitsim[torch]' ({err})") from None
-    from sim.workload.torch_export import export_trace
+    from sim.torch.export import export_trace
     from sim.workload.trace import save_trace
 
     if args.batch < 1:

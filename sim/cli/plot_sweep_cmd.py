@@ -18,7 +18,7 @@ def register(plot_sub) -> None:
     p.add_argument("results", help="sweep output (*.parquet directory or *.csv)")
     p.add_argument("--x", help="column for the heatmap's x axis (e.g. array.rows)")
     p.add_argument("--y", help="column for the heatmap's y axis (e.g. array.cols)")
-    p.add_argument("--z", help="metric coloured in the heatmap (e.g. edp_js)")
+    p.add_argument("--z", help="metric coloured in the heatmap (e.g. edp_per_inference_js)")
     p.add_argument("--agg", choices=("min", "mean", "max"), default="min",
                    help="combine rows sharing a cell (default min = best design)")
     p.add_argument("--pareto", metavar="X,Y", help="Pareto front of two metrics, "
@@ -38,7 +38,7 @@ def _plot(args) -> int:
     from sim.errors import ConfigError
     from sim.plot.sweep import heatmap, pareto
     from sim.search.pareto import pareto_front
-    from sim.search.store import load_results
+    from sim.search.sweep.store import load_results
 
     df = load_results(args.results)
     if args.trace:

@@ -62,7 +62,7 @@ def _load_model(args):
     if args.calib < 1 or args.batch < 1:
         raise ConfigError(f"--calib and --batch must be >= 1, not {args.calib}, {args.batch}")
     if args.model == "digits":
-        from sim.workload.digits import evaluate, load_digits_vit
+        from sim.torch.digits import evaluate, load_digits_vit
 
         model, data = load_digits_vit(seed=args.seed)
         return (model, data.x_train[:args.calib], data.x_test[:args.batch],
@@ -92,13 +92,13 @@ def _optin(args) -> int:
 
     from sim.api import simulate
     from sim.search.optin import optin_search, parse_budget
-    from sim.search.optin_importance import (
+    from sim.torch.export import export_trace
+    from sim.torch.importance import (
         ImportanceOptions,
         prune_model,
         trajectory_importance,
     )
     from sim.workload import save_trace
-    from sim.workload.torch_export import export_trace
 
     budget = parse_budget(args.budget)
     arch = arch_from_args(args)
@@ -119,8 +119,8 @@ def _optin(args) -> int:
     out.update(model=args.model, arch=arch.name, mode=args.mode,
                trace_matches=exported.layers == res.trace.layers,
                latency_s_unpruned=base["latency_s"],
-               latency_fraction=res.report.summary["latency_s"] / base["latency_s"],
-               macs_fraction=res.report.summary["macs"] / base["macs"],
+               latency_fraction=res.summary["latency_s"] / base["latency_s"],
+               macs_fraction=res.summary["macs"] / base["macs"],
                importance_cached=imp.from_cache, kd_scale=imp.kd_scale)
     if evaluate is not None:
         out.update(accuracy_unpruned=evaluate(model), accuracy=evaluate(pruned))
@@ -135,7 +135,8 @@ def _optin(args) -> int:
         matplotlib.use("Agg")
         from sim.plot.optin import layers as plot_layers
 
-        fig = plot_layers(res, simulate(arch, trace, mode=args.mode))
+        fig = plot_layers(res, simulate(arch, trace, mode=args.mode),
+                          simulate(arch, res.trace, mode=args.mode))
         fig.savefig(args.plot, dpi=120)
     if args.json:
         emit_json(out)

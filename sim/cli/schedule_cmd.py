@@ -28,7 +28,8 @@ def register(sub) -> None:
                    "the shipped ILLUSTRATIVE synthetic table")
     p.add_argument("--alpha", type=float, default=0.5, help="latency weight a in [0, 1] "
                    "(default 0.5)")
-    p.add_argument("--metric", choices=("latency_s", "energy_j", "edp_js"), default="latency_s",
+    p.add_argument("--metric", choices=("latency_s", "energy_j", "edp_per_inference_js"),
+                   default="latency_s",
                    help="cost in the utility (default latency_s)")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--prune-layer", type=int, default=None, metavar="L",
@@ -53,20 +54,17 @@ def register(sub) -> None:
 
 
 def _trace(args):
-    from sim.cli.common import trace_from_args
     from sim.errors import ConfigError
-    from sim.workload import model_trace
+    from sim.workload import as_trace
 
-    if args.trace:
-        return trace_from_args(args)
-    if not args.model:
+    if not (args.trace or args.model):
         raise ConfigError("give --model (e.g. deit_s) or --trace FILE")
-    return model_trace(args.model, batch=args.batch or 1)
+    return as_trace(args.trace or args.model, batch=args.batch)
 
 
 def _accuracy(args, trace):
     from sim.errors import ConfigError
-    from sim.search.pomt_accuracy import resolve_accuracy
+    from sim.search.pomt.accuracy import resolve_accuracy
 
     if args.accuracy:
         return resolve_accuracy(args.accuracy)
@@ -86,10 +84,6 @@ def _schedule(args) -> int:
         raise ConfigError("--layers only applies with --joint")
     arch = arch_from_args(args)
     trace = _trace(args)
-    if args.batch is not None and args.batch != trace.batch:
-        import dataclasses
-
-        trace = dataclasses.replace(trace, batch=args.batch)
     acc = _accuracy(args, trace)
     if args.joint:
         layers = None
@@ -108,7 +102,7 @@ def _schedule(args) -> int:
         sched = choose(curve, acc, alpha=args.alpha, k=args.k, deploy_layer=layer)
     out = sched.to_dict()
     if args.compare:
-        from sim.search.pomt_compare import compare
+        from sim.search.pomt.compare import compare
 
         df = compare(arch, trace, tokens_keep=sched.tokens_keep,
                      prune_layer=sched.prune_layer, mode=args.mode)

@@ -50,13 +50,12 @@ def register(sub) -> None:
 
 
 def _pivot(args) -> int:
-    from sim.config import load_arch, parse_override
-    from sim.search.efforts import load_efforts
+    from sim.cli.common import arch_from_args
     from sim.search.pivot import pivot_search
-    from sim.search.space import parse_axis
+    from sim.search.pivot.efforts import load_efforts
+    from sim.search.sweep.space import parse_axis
 
-    overrides = dict(parse_override(t) for t in args.overrides)
-    arch = load_arch(args.arch, overrides=overrides or None)
+    arch = arch_from_args(args)
     efforts = load_efforts(args.efforts)
     space = dict(parse_axis(t) for t in args.grid) or None
     res = pivot_search(arch, efforts, lec=args.lec, acc_drop=args.acc_drop, space=space,
@@ -92,13 +91,14 @@ def _print(res, top) -> None:
         high = c["high"] or "-"
         w(f"chosen: low={c['low']} high={high} threshold={c['threshold']:.6g} "
           f"f_low={c['f_low']:.3f} accuracy={c['accuracy']:.4f} "
-          f"EDP={c['edp_js']:.4g} J*s (EDP of {s['baseline']} on the same arch / this = "
+          f"EDP={c['edp_per_inference_js']:.4g} J*s (EDP of {s['baseline']} on the same arch "
+          f"/ this = "
           f"{c['edp_ratio']:.2f})\n")
         keys = [k for k in res.costs.columns
                 if k not in ("point_id", "effort", "energy_j", "latency_s")]
         if keys:
             w("arch: " + ", ".join(f"{k}={c[k]}" for k in keys) + "\n")
     cols = [k for k in ("low", "high", "threshold", "f_low", "accuracy", "latency_s",
-                        "energy_j", "edp_js", "edp_ratio") if k in res.pareto]
+                        "energy_j", "edp_per_inference_js", "edp_ratio") if k in res.pareto]
     w("\nPareto front (meets LEC):\n")
     w(res.pareto[cols].head(top).to_string(index=False, float_format="%.4g") + "\n")

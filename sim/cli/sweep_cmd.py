@@ -43,7 +43,7 @@ def register(sub) -> None:
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
                    help="run on a Dask distributed scheduler (needs vitsim[dask])")
     p.add_argument("--batch-size", type=int, help="points per task (default: automatic)")
-    p.add_argument("--objective", help="column to minimise and rank by (e.g. edp_js; "
+    p.add_argument("--objective", help="column to minimise and rank by (e.g. edp_per_inference_js; "
                    "default latency_s for the printed table)")
     p.add_argument("--top", type=int, default=5, help="best rows to print (default 5)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
@@ -53,25 +53,14 @@ def register(sub) -> None:
 
 
 def _traces(names):
-    from pathlib import Path
+    from sim.workload import as_trace
 
-    from sim.config.arch import data_dir
-    from sim.workload import MODEL_SPECS, load_trace, model_trace
-
-    out = []
-    for name in names:
-        path = Path(name)
-        if not path.exists() and name in MODEL_SPECS:
-            out.append(model_trace(name))
-            continue
-        shipped = data_dir("workloads") / path.name
-        out.append(load_trace(shipped if not path.exists() and shipped.is_file() else path))
-    return out
+    return [as_trace(name) for name in names]
 
 
 def _space(args):
     from sim.errors import ConfigError
-    from sim.search.space import Space, parse_axis
+    from sim.search.sweep.space import Space, parse_axis
 
     axes = dict(parse_axis(t) for t in args.grid)
     ranges = dict(parse_axis(t) for t in args.ranges)
@@ -118,8 +107,9 @@ def _sweep(args) -> int:
     if rank in best:
         best = best.sort_values(rank, kind="stable")
     best = best.head(max(0, args.top))
-    cols = ["trace", *space.keys] + [c for c in (rank, "latency_s", "energy_j", "edp_js",
-                                                  "utilization") if c in df]
+    cols = ["trace", *space.keys] + [c for c in (rank, "latency_s", "energy_j",
+                                                  "edp_per_inference_js", "utilization")
+                                      if c in df]
     cols = list(dict.fromkeys(cols))
     summary = {
         "out": args.out, "mode": args.mode, "rows": len(df),

@@ -4,6 +4,7 @@ from sim.config.arch import (
     arch_from_dict,
     arch_hash,
     arch_to_dict,
+    as_arch,
     list_presets,
     load_arch,
     parse_override,
@@ -20,6 +21,6 @@ from sim.config.schema import (
 
 __all__ = [
     "ArchConfig", "ArrayConfig", "DramConfig", "MemoryConfig", "VectorConfig", "VectorCost",
-    "load_arch", "arch_from_dict", "arch_to_dict", "with_overrides", "arch_hash",
+    "as_arch", "load_arch", "arch_from_dict", "arch_to_dict", "with_overrides", "arch_hash",
     "list_presets", "parse_override",
 ]

@@ -12,10 +12,10 @@ import yaml
 
 from sim.config.schema import ArchConfig
 from sim.config.validate import Problems, build, read_yaml
-from sim.errors import ConfigError
+from sim.errors import ConfigError, short_repr
 
 __all__ = [
-    "load_arch", "arch_from_dict", "arch_to_dict", "with_overrides", "arch_hash",
+    "as_arch", "load_arch", "arch_from_dict", "arch_to_dict", "with_overrides", "arch_hash",
     "list_presets", "parse_override", "data_dir",
 ]
 
@@ -70,38 +70,41 @@ def arch_from_dict(data, source: str = "<dict>", overrides: dict | None = None) 
     arch = build(ArchConfig, data, "", problems)
     if arch is not None and not problems:
         problems.extend(arch.dram.problems())
-        problems.extend(arch.problems())
     if problems or arch is None:
         raise ConfigError(problems or ["empty config"], source=source)
-    arch.check_platform()
     return arch
 
 
-def load_arch(path_or_preset, overrides: dict | None = None) -> ArchConfig:
-    """Load an architecture from a YAML/JSON file or a shipped preset name.
+def as_arch(x, overrides: dict | None = None) -> ArchConfig:
+    """Resolve ``x`` to a validated architecture, with dotted-key ``overrides`` applied.
 
     Parameters
     ----------
-    path_or_preset : str or Path or ArchConfig
-        A file path, or a preset name from :func:`list_presets` (e.g. ``"zcu102"``).
-        An :class:`ArchConfig` is passed through (with ``overrides`` applied).
+    x : ArchConfig or str or Path
+        An :class:`ArchConfig`, an existing YAML/JSON file, or a preset name from
+        :func:`list_presets` (``"zcu102"``, with or without ``.yaml``).
     overrides : dict, optional
         Dotted key paths to values, e.g. ``{"array.rows": 64, "array.dataflow": "ws"}``,
         validated exactly like the file.
     """
-    if isinstance(path_or_preset, ArchConfig):
-        return with_overrides(path_or_preset, overrides or {})
-    path = Path(path_or_preset)
-    if not path.exists() and path.suffix == "" and path.parent == Path("."):
-        preset = data_dir("arch_configs") / f"{path.name}.yaml"
-        if not preset.is_file():
+    if isinstance(x, ArchConfig):
+        return with_overrides(x, overrides or {})
+    path = Path(x)
+    if not path.is_file() and path.parent == Path("."):
+        preset = data_dir("arch_configs") / (path.name if path.suffix else f"{path.name}.yaml")
+        if preset.is_file():
+            path = preset
+        elif not path.suffix:
             raise ConfigError(
-                f"{str(path_or_preset)!r} is neither a file nor a preset; "
+                f"{short_repr(str(x))} is neither an arch file nor a preset; "
                 f"presets are {list_presets()}"
             )
-        path = preset
     data = read_yaml(path, ConfigError)
-    return arch_from_dict(data, source=str(path_or_preset), overrides=overrides)
+    return arch_from_dict(data, source=str(x), overrides=overrides)
+
+
+#: The same as :func:`as_arch` (the v0.1 name).
+load_arch = as_arch
 
 
 def arch_to_dict(arch: ArchConfig) -> dict:

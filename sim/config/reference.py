@@ -24,7 +24,7 @@ out-of-range values are errors naming the file, key path, value and allowed rang
 _TAIL = """
 The `dram` section takes exactly one bandwidth form: all three `*_bytes_per_cycle` or
 `bandwidth_gbps` alone (`.inf` = unlimited). With `platform: zcu102` the design must fit the
-XCZU9EG (see docs/energy.md); `load_arch` raises `ResourceError` otherwise.
+XCZU9EG (see docs/energy.md): a run (or `vitsim check`) raises `ResourceError` otherwise.
 """
 
 

@@ -12,19 +12,26 @@ from dataclasses import dataclass, field
 __all__ = [
     "ArrayConfig", "MemoryConfig", "DramConfig", "VectorCost", "VectorConfig",
     "ArchConfig", "DATAFLOW_NAMES", "PRECISIONS", "PRECISION_BYTES", "SCHEMA_VERSION",
-    "EnergyTableConfig", "PLATFORMS", "ENERGY_TABLES", "DRAM_TECHNOLOGIES",
+    "EnergyTableConfig", "PLATFORMS", "FPGA_PLATFORMS", "ENERGY_TABLES", "AUTO_ENERGY_TABLE",
+    "DRAM_TECHNOLOGIES", "ACC_BITS",
 ]
 
 SCHEMA_VERSION = 1
 DATAFLOW_NAMES = ("os", "ws", "is")
 PRECISIONS = ("int8", "int16", "fp16", "fp32")
 PRECISION_BYTES = {"int8": 1, "int16": 2, "fp16": 2, "fp32": 4}
+#: Accumulator width per precision, bits (int8 -> int32, int16 -> 48-bit DSP accumulator,
+#: floating point accumulates in fp32).
+ACC_BITS = {"int8": 32, "int16": 48, "fp16": 32, "fp32": 32}
 _BIG = 1 << 20
-#: ``asic`` (no resource budget) or an FPGA board whose device budget is enforced.
-PLATFORMS = ("asic", "zcu102")
-#: Shipped energy tables (``sim/cost/tables/<name>.yaml``); ``auto`` = ``zcu102`` on the
-#: zcu102 platform, ``horowitz45`` otherwise.
+#: FPGA boards whose device budget is enforced (devices in ``sim.hw.fpga.device``).
+FPGA_PLATFORMS = ("zcu102",)
+#: ``asic`` (no resource budget) or an FPGA board.
+PLATFORMS = ("asic",) + FPGA_PLATFORMS
+#: Shipped energy tables (``sim/cost/tables/<name>.yaml``), plus ``auto``.
 ENERGY_TABLES = ("auto", "horowitz45", "zcu102", "pivot_sim")
+#: The table ``auto`` picks on each platform.
+AUTO_ENERGY_TABLE = {"asic": "horowitz45", "zcu102": "zcu102"}
 #: DRAM technologies priced by the ASIC table (pJ/bit); ``auto`` = the table's default.
 DRAM_TECHNOLOGIES = ("auto", "ddr4", "lpddr4", "lpddr", "ddr3", "gddr5", "hbm2", "hmc")
 
@@ -167,16 +174,7 @@ class ArchConfig:
         """R x C MACs per cycle."""
         return self.array.rows * self.array.cols
 
-    def problems(self) -> list[str]:
-        """Cross-field rules of the whole design (energy table vs platform, override keys)."""
-        from sim.cost.tables import table_problems  # lazy: the tables are the cost model's data
-
-        return table_problems(self)
-
-    def check_platform(self) -> None:
-        """Raise :class:`~sim.errors.ResourceError` if the design does not fit its platform
-        (every resource used vs available); nothing to check for ``asic``."""
-        if self.platform != "asic":
-            from sim.hw.fpga import check_fits  # lazy: the mapping lives in hw/fpga
-
-            check_fits(self)
+    @property
+    def clock_hz(self) -> float:
+        """Array clock, Hz."""
+        return self.clock_mhz * 1e6

@@ -24,8 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.config.schema import PRECISION_BYTES, ArchConfig
-from sim.hw.fpga.mapping import ACC_BITS
+from sim.config.schema import ACC_BITS, PRECISION_BYTES, ArchConfig
 
 __all__ = ["ACTIONS", "actions", "register_bits_per_mac"]
 
@@ -72,7 +71,7 @@ def actions(arch: ArchConfig, vop, elements, cols, latency_s: float) -> dict:
     """
     f = lambda key: np.asarray(cols[key], dtype=np.float64)  # noqa: E731
     word = float(arch.memory.word_bytes)
-    hz = arch.clock_mhz * 1e6
+    hz = arch.clock_hz
     macs = f("macs")
     total, vec = f("total_cycles"), f("vector_cycles")
     cost = np.array([getattr(arch.vector.cost, v) if v else 0.0 for v in vop], dtype=np.float64)

@@ -2,7 +2,7 @@
 
 One interface, a registry keyed by the table's ``kind``::
 
-    pricer(arch, table, acts) -> (components, summary_extras)
+    pricer(design, acts) -> (components, summary_extras)
 
 ``components`` maps every name of :data:`COMPONENTS` to a per-op float array in pJ;
 ``summary_extras`` holds model-specific summary keys (power split, FPGA utilisation).
@@ -13,8 +13,10 @@ from __future__ import annotations
 import numpy as np
 
 from sim.config.schema import ArchConfig
+from sim.cost.design import Design
 from sim.cost.tables import EnergyTable
 from sim.errors import ConfigError
+from sim.hw.fpga.mapping import CONTROL_COST, PE_COST, VECTOR_LANE_COST
 
 __all__ = ["COMPONENTS", "PRICERS", "get_pricer", "price_asic", "price_fpga",
            "price_unit_power"]
@@ -45,12 +47,13 @@ def asic_leakage_w(arch: ArchConfig, table: EnergyTable) -> dict:
     }
 
 
-def price_asic(arch: ArchConfig, table: EnergyTable, acts: dict):
+def price_asic(design: Design, acts: dict):
     """Per-action energies of an ASIC table (counts x pJ) plus leakage x time.
 
     SRAM: ``(reads + writes * sram_write_factor) * word_bytes * E(bank KiB)`` with
     ``E`` the table's SRAM curve and the bank half the buffer (double buffering).
     """
+    arch, table = design.arch, design.table
     t = table.entries
     word = arch.memory.word_bytes
     wf = t["sram_write_factor"]
@@ -74,18 +77,15 @@ def price_asic(arch: ArchConfig, table: EnergyTable, acts: dict):
     return out, extra
 
 
-def price_fpga(arch: ArchConfig, table: EnergyTable, acts: dict):
+def price_fpga(design: Design, acts: dict):
     """FPGA power profile: static (device + PS) x time + dynamic energy per used resource.
 
     Per op: DSP and PE logic per MAC, PE registers per bit, BRAM36 per port access
     (``words x brams_per_row / words_per_row``), vector-lane resources per lane-op,
     control logic + clock tree on every cycle, DDR per bit, static power x time.
     """
-    from sim.hw.fpga import check_fits
-    from sim.hw.fpga.mapping import CONTROL_COST, PE_COST, VECTOR_LANE_COST
-
-    mapping = check_fits(arch)  # designs built with dataclasses.replace are checked here
-    t = table.entries
+    arch, mapping = design.arch, design.fpga
+    t = design.table.entries
     a_dsp, a_log = t["dsp_toggle"], t["logic_toggle"]
     dsp_per_mac, lut_pe, ff_extra = PE_COST[arch.precision]
     per_mac = dsp_per_mac * t["dsp_pj"] * a_dsp + (lut_pe * t["lut_pj"]
@@ -96,7 +96,7 @@ def price_fpga(arch: ArchConfig, table: EnergyTable, acts: dict):
     ff_total = mapping.total("ff")
     per_cycle_ctl = ((CONTROL_COST["lut"] * t["lut_pj"] + CONTROL_COST["ff"] * t["ff_pj"])
                      * a_log + ff_total * t["clock_pj_per_ff"])
-    hz = arch.clock_mhz * 1e6
+    hz = arch.clock_hz
     static_w = t["device_static_w"] + t["ps_w"]
     out = {
         "mac": acts["macs"] * per_mac,
@@ -113,7 +113,7 @@ def price_fpga(arch: ArchConfig, table: EnergyTable, acts: dict):
                  "power_ps_w": t["ps_w"]}
 
 
-def price_unit_power(arch: ArchConfig, table: EnergyTable, acts: dict):
+def price_unit_power(design: Design, acts: dict):
     """Fixed power per unit while it runs (PIVOT-Sim's constants).
 
     ``n_pe = rows*cols / macs_per_pe``; the array draws ``n_pe * pe_mw`` (component mac)
@@ -121,7 +121,7 @@ def price_unit_power(arch: ArchConfig, table: EnergyTable, acts: dict):
     accesses) during its GEMM time; the vector unit draws ``lanes * softmax_unit_mw``
     during vector time.  No DRAM, register, control or static term.
     """
-    t = table.entries
+    arch, t = design.arch, design.table.entries
     n_pe = arch.array.rows * arch.array.cols / t["macs_per_pe"]
     mw_to_pj_per_s = 1e-3 * _PJ_PER_J
     arr = acts["array_s"] * mw_to_pj_per_s

@@ -3,7 +3,7 @@
 :func:`simulate_pe_array` clocks an ``rows x cols`` grid of PEs cycle by cycle on real
 integer operands (kernels in :mod:`sim.engine._kernels.pe`) and returns the product and
 the cycle count.  It is slow (``O(cycles * rows * cols)``) and exists to show, by
-construction of the grid, that the closed forms of :mod:`sim.hw.dataflow` (SCALE-Sim v3's
+construction of the grid, that the closed forms of :mod:`sim.engine.compute` (SCALE-Sim v3's
 per-fold ``R + C + T - 2`` for os and ``2R + C + T - 2`` for ws/is) are what a real
 skewed systolic array does.  See ``docs/pe_array.md``.
 """
@@ -31,7 +31,7 @@ class PEArrayResult:
         The product ``a @ b`` as the array computed it (int64, wrapping like numpy).
     cycles : int
         Cycles of the whole GEMM: global 0-based index of the last output-producing
-        cycle, plus one.  Equals :func:`sim.hw.dataflow.compute_cycles` (no stalls, no
+        cycle, plus one.  Equals :func:`sim.engine.compute.compute_cycles` (no stalls, no
         fold overlap); SCALE-Sim 3.0.0 prints ``cycles - 1`` as "Total Cycles".
     folds : int
         Number of folds run (partial folds padded to the whole array).
@@ -170,12 +170,12 @@ def simulate_pe_array(a, b, rows, cols, dataflow, *, max_cycles=None) -> PEArray
     n = b.shape[1]
     folds = int(flow.folds(m, n, k, rows, cols))
     if max_cycles is None:
-        max_cycles = 4 * int(flow.compute_cycles(m, n, k, rows, cols)) + 64
+        max_cycles = 4 * int(folds * flow.fold_cycles(m, n, k, rows, cols)) + 64
     a64 = np.ascontiguousarray(a, dtype=np.int64)
     b64 = np.ascontiguousarray(b, dtype=np.int64)
     fold_cycles = np.zeros(folds, np.int64)
 
-    if flow.name == "is":  # stationary a.T (K x M), streamed b.T (N x K): out.T = b.T @ a.T
+    if flow.cols_dim == "m":  # is: stationary a.T (K x M), streamed b.T (N x K): out.T = b.T @ a.T
         out_t = np.zeros((n, m), np.int64)
         out_cycle_t = np.full((n, m), -1, np.int64)
         status, cycles = _pe.stationary_array(
@@ -186,7 +186,7 @@ def simulate_pe_array(a, b, rows, cols, dataflow, *, max_cycles=None) -> PEArray
     else:
         out = np.zeros((m, n), np.int64)
         out_cycle = np.full((m, n), -1, np.int64)
-        kernel = _pe.os_array if flow.name == "os" else _pe.stationary_array
+        kernel = _pe.os_array if flow.preload_rows == 0 else _pe.stationary_array
         status, cycles = kernel(
             a64, b64, rows, cols, int(max_cycles), out, out_cycle, fold_cycles
         )

@@ -4,23 +4,22 @@ A GEMM ``out[M, N] = A[M, K] @ B[K, N]`` is cut into *folds*.  Each dataflow say
 which GEMM dimension is spread over the array rows (``sr``), which over the columns
 (``sc``) and which is streamed through time (``t``):
 
-======== ========= ========= ========== =========================== ==================
-dataflow rows map  cols map  streamed T folds                       cycles per fold
-======== ========= ========= ========== =========================== ==================
-os       M         N         K          ceil(M/R) * ceil(N/C)       R + C + K - 2
-ws       K         N         M          ceil(K/R) * ceil(N/C)       2R + C + M - 2
-is       K         M         N          ceil(K/R) * ceil(M/C)       2R + C + N - 2
-======== ========= ========= ========== =========================== ==================
+======== ==== ========= ========= ========== =========================== ==================
+dataflow code rows map  cols map  streamed T folds                       cycles per fold
+======== ==== ========= ========= ========== =========================== ==================
+os       0    M         N         K          ceil(M/R) * ceil(N/C)       R + C + K - 2
+ws       1    K         N         M          ceil(K/R) * ceil(N/C)       2R + C + M - 2
+is       2    K         M         N          ceil(K/R) * ceil(M/C)       2R + C + N - 2
+======== ==== ========= ========= ========== =========================== ==================
 
-``compute_cycles = folds * cycles_per_fold``.  SCALE-Sim 3.0.0 prints
-``Total Cycles = compute_cycles - 1 + stalls`` (the 0-based index of the last cycle).
+Folds run column folds outer, row folds inner (fold ``j = fc * FR + fr``).  Operand
+``x`` spans the GEMM dimensions :data:`OPERAND_DIMS` (ifmap ``A[M,K]``, filter ``B[K,N]``,
+ofmap ``C[M,N]``); every per-dataflow rule of the engine (tile sizes, tile reuse, SRAM
+read counts) follows from which of its dimensions lie on the rows and on the columns, so
+this table is the only place a dataflow is defined.  Kernels get the same facts as
+plain integers: :attr:`Dataflow.code` and :attr:`Dataflow.dims_vector`.
 
-With ``fold_overlap=True`` the fill/drain of one fold hides behind the stream of the
-previous one (a pipelined array with double-buffered stationary registers):
-``compute_cycles = folds * max(T, P) + (cycles_per_fold - T)`` where ``P`` is the
-per-fold preload that cannot overlap with its own stream (0 for os, R for ws/is).
-
-All functions accept numpy integer arrays as well as Python ints (vectorised).
+All methods accept numpy integer arrays as well as Python ints (vectorised).
 """
 
 from __future__ import annotations
@@ -29,9 +28,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.config.schema import DATAFLOW_NAMES
 from sim.errors import ConfigError
 
-__all__ = ["Dataflow", "DATAFLOWS", "get_dataflow", "compute_cycles", "sram_counts"]
+__all__ = ["Dataflow", "DATAFLOWS", "DIM_NAMES", "OPERANDS", "OPERAND_DIMS", "get_dataflow"]
+
+#: GEMM dimensions, in the order of every dims vector: index 0 ``m``, 1 ``n``, 2 ``k``.
+DIM_NAMES = ("m", "n", "k")
+#: Operands, in kernel order (0 ifmap, 1 filter, 2 ofmap).
+OPERANDS = ("ifmap", "filter", "ofmap")
+#: GEMM dimensions each operand spans.
+OPERAND_DIMS = {"ifmap": ("m", "k"), "filter": ("k", "n"), "ofmap": ("m", "n")}
 
 
 def _ceil_div(a, b):
@@ -46,6 +53,9 @@ class Dataflow:
     ----------
     name : str
         ``"os"``, ``"ws"`` or ``"is"``.
+    code : int
+        Small integer naming the dataflow inside kernels: its index in the schema's
+        ``DATAFLOW_NAMES`` (0 os, 1 ws, 2 is).
     rows_dim, cols_dim, stream_dim : str
         Which of ``"m"``, ``"n"``, ``"k"`` is mapped on rows, on columns, streamed.
     preload_rows : int
@@ -53,15 +63,32 @@ class Dataflow:
     """
 
     name: str
+    code: int
     rows_dim: str
     cols_dim: str
     stream_dim: str
     preload_rows: int
 
+    @property
+    def dims_vector(self) -> np.ndarray:
+        """int64 ``[rows dim, cols dim, stream dim, preload_rows]``, dims as indices into
+        :data:`DIM_NAMES` (what the kernels read instead of branching on the dataflow)."""
+        idx = DIM_NAMES.index
+        return np.array([idx(self.rows_dim), idx(self.cols_dim), idx(self.stream_dim),
+                         self.preload_rows], dtype=np.int64)
+
     def dims(self, m, n, k):
         """Return ``(sr, sc, t)``: rows-mapped, cols-mapped and streamed extents."""
         d = {"m": m, "n": n, "k": k}
         return d[self.rows_dim], d[self.cols_dim], d[self.stream_dim]
+
+    def on_rows(self, operand: str) -> bool:
+        """Whether ``operand``'s tile changes with the row fold (it spans the rows dim)."""
+        return self.rows_dim in OPERAND_DIMS[operand]
+
+    def on_cols(self, operand: str) -> bool:
+        """Whether ``operand``'s tile changes with the column fold."""
+        return self.cols_dim in OPERAND_DIMS[operand]
 
     def folds(self, m, n, k, rows, cols):
         """Number of array folds (partial folds count as whole ones)."""
@@ -73,42 +100,11 @@ class Dataflow:
         _, _, t = self.dims(m, n, k)
         return (1 + self.preload_rows) * rows + cols + t - 2
 
-    def compute_cycles(self, m, n, k, rows, cols, fold_overlap=False):
-        """Compute cycles of the whole GEMM (no memory stalls)."""
-        folds = self.folds(m, n, k, rows, cols)
-        per_fold = self.fold_cycles(m, n, k, rows, cols)
-        if not fold_overlap:
-            return folds * per_fold
-        _, _, t = self.dims(m, n, k)
-        steady = np.maximum(t, self.preload_rows * rows)
-        return folds * steady + (per_fold - t)
-
-    def sram_counts(self, m, n, k, rows, cols):
-        """SRAM accesses in words: ``(ifmap_reads, filter_reads, ofmap_writes)``.
-
-        ifmap/filter reads equal SCALE-Sim's counts.  ofmap writes are the true number:
-        ``M*N`` for os (SCALE-Sim adds ``folds*(R+C)``, an artefact, see
-        :func:`scalesim_ofmap_writes`), one partial sum per K-fold for ws/is
-        (``M*N*ceil(K/R)``, as SCALE-Sim counts them).
-        """
-        if self.name == "os":
-            return (m * k * _ceil_div(n, cols), k * n * _ceil_div(m, rows), m * n)
-        if self.name == "ws":
-            return (m * k * _ceil_div(n, cols), k * n, m * n * _ceil_div(k, rows))
-        return (m * k, k * n * _ceil_div(m, cols), m * n * _ceil_div(k, rows))
-
-    def scalesim_ofmap_writes(self, m, n, k, rows, cols):
-        """ofmap writes as SCALE-Sim 3.0.0 reports them (os adds ``folds*(R+C)``)."""
-        writes = self.sram_counts(m, n, k, rows, cols)[2]
-        if self.name == "os":
-            writes = writes + self.folds(m, n, k, rows, cols) * (rows + cols)
-        return writes
-
 
 DATAFLOWS: dict[str, Dataflow] = {
-    "os": Dataflow("os", rows_dim="m", cols_dim="n", stream_dim="k", preload_rows=0),
-    "ws": Dataflow("ws", rows_dim="k", cols_dim="n", stream_dim="m", preload_rows=1),
-    "is": Dataflow("is", rows_dim="k", cols_dim="m", stream_dim="n", preload_rows=1),
+    name: Dataflow(name, DATAFLOW_NAMES.index(name), rows, cols, stream, pre)
+    for name, rows, cols, stream, pre in (("os", "m", "n", "k", 0), ("ws", "k", "n", "m", 1),
+                                          ("is", "k", "m", "n", 1))
 }
 
 
@@ -121,12 +117,3 @@ def get_dataflow(name: str) -> Dataflow:
             f"dataflow must be one of {sorted(DATAFLOWS)}, not {name!r}"
         ) from None
 
-
-def compute_cycles(dataflow: str, m, n, k, rows, cols, fold_overlap=False):
-    """Closed-form compute cycles of ``out[M,N] = A[M,K] @ B[K,N]`` on ``rows x cols``."""
-    return get_dataflow(dataflow).compute_cycles(m, n, k, rows, cols, fold_overlap)
-
-
-def sram_counts(dataflow: str, m, n, k, rows, cols):
-    """``(ifmap_reads, filter_reads, ofmap_writes)`` in words; see :meth:`Dataflow.sram_counts`."""
-    return get_dataflow(dataflow).sram_counts(m, n, k, rows, cols)

@@ -1,73 +1,16 @@
-"""Double-buffered SRAMs and DRAM: stalls and traffic per GEMM (DESIGN.md §3.2).
+"""The memory hierarchy of a design, as plain numbers: SRAM halves, DRAM channels.
 
-The model (``docs/memory.md`` derives it and compares it with SCALE-Sim 3.0.0):
-
-* **Folds** run in SCALE-Sim's order for every dataflow: column folds outer, row folds
-  inner, fold ``j = fc * FR + fr``.  Each fold lasts ``cycles_per_fold``
-  (:mod:`sim.hw.dataflow`; with ``array.fold_overlap`` the period ``max(T, pre*R)`` plus a
-  tail after the last fold).
-* **Tiles** a fold ``(fc, fr)`` reads, with ``rr``/``cc`` the used rows/cols:
-
-  ==== ======================= ======================= ==============================
-  df   ifmap tile (words)      filter tile (words)     output tile (words)
-  ==== ======================= ======================= ==============================
-  os   A rows ``fr``: rr*K     B cols ``fc``: K*cc     rr*cc, final
-  ws   A cols ``fr``: M*rr     B block: rr*cc          M*cc partial sums of run ``fc``
-  is   A block: cc*rr          B rows ``fr``: rr*N     cc*N partial sums of run ``fc``
-  ==== ======================= ======================= ==============================
-
-* **Reuse.**  Each SRAM is split in two halves of ``floor(size_words / 2)`` words.  An
-  operand that fits in a half is fetched once (each tile on first use) and stays.
-  Otherwise a tile is fetched once per *run* of consecutive folds that use it (e.g. the
-  OS filter tile over the inner row folds) if it fits in a half, else on every fold.
-  ws/is accumulate a run's partial sums in the ofmap SRAM when the run's output tile fits
-  a half (drained once per run); otherwise every fold's partial sums are drained (their
-  read-back is not modelled, as in SCALE-Sim).
-* **Prefetch and stalls.**  A load goes into the idle half: it may start once its
-  channel is free and the half's previous contents are dead (the fold before the
-  previous load's fold has ended); it takes ``ceil(bytes / bw)`` cycles plus
-  ``latency_cycles``.  A fold starts when the previous fold has ended, its tiles have
-  arrived and its output half has been drained (the drain of the run before the
-  previous one).  ``stall = start - previous end``.  Outputs of a run are drained after
-  its last fold, behind the following folds.
-* **Fill and drain.**  ``fill_cycles`` is the start of fold 0 (fetching its tiles from
-  time 0); ``drain_cycles`` is how long the last drain outlasts the last fold.
-* **Shared channel** (``dram.bandwidth_gbps``): one channel of ``bandwidth_gbps * 1e3 /
-  clock_mhz`` bytes per cycle carries every fetch and drain, one transfer at a time, in
-  the order the walk issues them (per fold: the loads of the next fold, then the drain
-  of the finished run).
-
-Rates (float64, bytes per cycle, per GEMM instance): ``dram_avg_bytes_per_cycle`` = all
-DRAM bytes / compute cycles; ``dram_peak_bytes_per_cycle`` = the sum over the three
-interfaces of the smallest bandwidth that meets every zero-stall deadline of that
-interface after the fill (the density of its tightest window: a load between the moment
-its half frees and the start of its fold in the stall-free schedule, a drain between its
-fold's end and the start of the run after next).  That bandwidth on every interface
-leaves at most whole-cycle rounding stalls (``tests/test_memory.py``).
+Three double-buffered SRAMs (ifmap, filter, ofmap) each split in two halves; DRAM with
+one interface per SRAM or one channel shared by all three.  The engine's memory walk
+(:mod:`sim.engine.memory`) simulates what these parameters imply.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
-import numpy as np
-
-from sim.engine._kernels import memory as _k
-
-__all__ = [
-    "MEMORY_KEYS", "MEMORY_RATE_KEYS", "memory_for_gemms", "no_memory", "memory_params",
-    "half_words",
-]
-
-#: Per-GEMM-instance results of the memory model (int64 arrays, summable over count).
-MEMORY_KEYS = (
-    "stall_cycles", "fill_cycles", "drain_cycles",
-    "dram_ifmap_read_bytes", "dram_filter_read_bytes", "dram_ofmap_write_bytes",
-)
-#: Per-GEMM-instance rates (float64 arrays, bytes per cycle; not summable over count).
-MEMORY_RATE_KEYS = ("dram_avg_bytes_per_cycle", "dram_peak_bytes_per_cycle")
-
-_DATAFLOW_CODE = {"os": 0, "ws": 1, "is": 2}
+__all__ = ["MemoryHierarchy", "memory_hierarchy", "half_words"]
 
 
 def half_words(kib: float, word_bytes: int) -> int:
@@ -75,54 +18,37 @@ def half_words(kib: float, word_bytes: int) -> int:
     return int(math.floor(kib * 1024.0 / word_bytes)) // 2
 
 
-def memory_params(arch) -> np.ndarray:
-    """The kernel's ``params`` vector for ``arch`` (see :mod:`sim.engine._kernels.memory`)."""
-    a, mem = arch.array, arch.memory
-    bw_i, bw_f, bw_o, shared = arch.dram.bytes_per_cycle(arch.clock_mhz)
-    p = np.zeros(_k.N_PARAMS)
-    p[_k.P_ROWS], p[_k.P_COLS] = a.rows, a.cols
-    p[_k.P_DF] = _DATAFLOW_CODE[a.dataflow]
-    p[_k.P_OVERLAP] = 1.0 if a.fold_overlap else 0.0
-    p[_k.P_BW_I], p[_k.P_BW_F], p[_k.P_BW_O] = bw_i, bw_f, bw_o
-    p[_k.P_SHARED] = 1.0 if shared else 0.0
-    p[_k.P_LAT] = arch.dram.latency_cycles
-    p[_k.P_HALF_I] = half_words(mem.ifmap_kib, mem.word_bytes)
-    p[_k.P_HALF_F] = half_words(mem.filter_kib, mem.word_bytes)
-    p[_k.P_HALF_O] = half_words(mem.ofmap_kib, mem.word_bytes)
-    p[_k.P_WORD] = mem.word_bytes
-    return p
+@dataclass(frozen=True)
+class MemoryHierarchy:
+    """Memory parameters of one design.
 
-
-def no_memory(size: int) -> dict:
-    """All-zero memory results for ``size`` GEMMs (analytic mode)."""
-    out = {key: np.zeros(size, dtype=np.int64) for key in MEMORY_KEYS}
-    out.update({key: np.zeros(size) for key in MEMORY_RATE_KEYS})
-    return out
-
-
-def memory_for_gemms(arch, m, n, k) -> dict:
-    """Memory results of each GEMM instance ``(m[i], n[i], k[i])`` on ``arch``.
-
-    Parameters
+    Attributes
     ----------
-    arch : ArchConfig
-    m, n, k : array_like of int
-        ``out[M, N] = A[M, K] @ B[K, N]`` per instance (all >= 1).
-
-    Returns
-    -------
-    dict
-        int64 arrays for :data:`MEMORY_KEYS` (cycles, bytes) and float64 arrays for
-        :data:`MEMORY_RATE_KEYS` (bytes per cycle), one entry per instance.
+    half_words : tuple of int
+        Words in one half of the ifmap, filter and ofmap SRAMs.
+    bytes_per_cycle : tuple of float
+        DRAM bandwidth of the ifmap, filter and ofmap interfaces, bytes per array cycle
+        (``inf`` = unlimited).
+    shared : bool
+        True when the three interfaces share one channel (``dram.bandwidth_gbps``).
+    latency_cycles : int
+        DRAM latency added once per transfer, array cycles.
+    word_bytes : int
+        Bytes per operand word.
     """
-    m = np.ascontiguousarray(m, dtype=np.int64)
-    n = np.ascontiguousarray(n, dtype=np.int64)
-    k = np.ascontiguousarray(k, dtype=np.int64)
-    size = len(m)
-    out_i = np.zeros((size, len(MEMORY_KEYS)), dtype=np.int64)
-    out_f = np.zeros((size, len(MEMORY_RATE_KEYS)))
-    if size:
-        _k.memory_walk(m, n, k, memory_params(arch), out_i, out_f)
-    res = {key: out_i[:, i].copy() for i, key in enumerate(MEMORY_KEYS)}
-    res.update({key: out_f[:, i].copy() for i, key in enumerate(MEMORY_RATE_KEYS)})
-    return res
+
+    half_words: tuple
+    bytes_per_cycle: tuple
+    shared: bool
+    latency_cycles: int
+    word_bytes: int
+
+
+def memory_hierarchy(arch) -> MemoryHierarchy:
+    """The :class:`MemoryHierarchy` of an :class:`~sim.config.ArchConfig`."""
+    mem = arch.memory
+    bw_i, bw_f, bw_o, shared = arch.dram.bytes_per_cycle(arch.clock_mhz)
+    halves = tuple(half_words(getattr(mem, f"{x}_kib"), mem.word_bytes)
+                   for x in ("ifmap", "filter", "ofmap"))
+    return MemoryHierarchy(halves, (bw_i, bw_f, bw_o), bool(shared),
+                           int(arch.dram.latency_cycles), int(mem.word_bytes))

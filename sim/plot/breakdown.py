@@ -77,7 +77,7 @@ def breakdown(report, ax=None):
     labels = [names[i] for i in layers]
     op_names = list(dict.fromkeys(ops["op"]))
     s = report.summary
-    ms = ops["total_cycles"] / (report.arch.clock_mhz * 1e6) * 1e3
+    ms = ops["total_cycles"] / report.arch.clock_hz * 1e3
     has_energy = "energy_pj" in ops
     if axes[0] is not None:
         parts = {op: [ms[(ops.layer == i) & (ops.op == op)].sum() for i in layers]

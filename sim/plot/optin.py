@@ -9,8 +9,9 @@ from sim.errors import ConfigError
 
 __all__ = ["accuracy_cost", "layers"]
 
-_UNITS = {"latency_s": ("simulated latency", 1e6, "µs"), "edp_js": ("simulated EDP", 1e9,
-          "nJ·s"), "energy_j": ("simulated energy", 1e6, "µJ"), "macs": ("MACs", 1e-6, "M"),
+_UNITS = {"latency_s": ("simulated latency", 1e6, "µs"),
+          "edp_per_inference_js": ("simulated EDP", 1e9, "nJ·s"),
+          "energy_j": ("simulated energy", 1e6, "µJ"), "macs": ("MACs", 1e-6, "M"),
           "latency_frac": ("simulated latency / unpruned", 1.0, "")}
 _STYLE = {"optin-macs": ("tab:gray", "o", "--"), "knapsack-macs": ("tab:blue", "s", ":"),
           "optin-latency": ("tab:orange", "^", "-."), "knapsack-latency": ("tab:red", "D", "-")}
@@ -27,7 +28,7 @@ def accuracy_cost(df, ax=None, *, x: str = "latency_frac", title: str | None = N
     ax : matplotlib Axes or array of Axes, optional
         One per arch; default a new figure.
     x : str
-        Cost column (``latency_frac``, ``latency_s``, ``edp_js``, ``macs``).
+        Cost column (``latency_frac``, ``latency_s``, ``edp_per_inference_js``, ``macs``).
 
     Returns
     -------
@@ -69,14 +70,14 @@ def accuracy_cost(df, ax=None, *, x: str = "latency_frac", title: str | None = N
     return fig
 
 
-def layers(result, unpruned_report, ax=None):
+def layers(result, unpruned_report, pruned_report, ax=None):
     """Per-block simulated latency before/after an OPTIN result, kept heads/width on top.
 
     Parameters
     ----------
     result : sim.search.optin.OptinResult
-    unpruned_report : sim.Report
-        Simulation of the unpruned trace on the same arch and mode.
+    unpruned_report, pruned_report : sim.Report
+        Simulations of the unpruned trace and of ``result.trace`` on the same arch and mode.
     ax : matplotlib Axes, optional
 
     Returns
@@ -87,7 +88,7 @@ def layers(result, unpruned_report, ax=None):
     import numpy as np
 
     before = unpruned_report.layers
-    after = result.report.layers
+    after = pruned_report.layers
     if ax is None:
         fig, ax = plt.subplots(figsize=(8, 4), layout="constrained")
     fig = ax.figure
@@ -101,7 +102,7 @@ def layers(result, unpruned_report, ax=None):
                     ha="center", va="bottom", fontsize=7)
     ax.set_xticks(x, before["name"], rotation=45)
     ax.set_ylabel("simulated latency (µs)")
-    ax.set_title(f"OPTIN {result.budget} on {result.report.summary['arch']}: "
+    ax.set_title(f"OPTIN {result.budget} on {pruned_report.summary['arch']}: "
                  f"{result.achieved:.3f} of unpruned")
     ax.legend(fontsize=8)
     return fig

@@ -63,7 +63,7 @@ def plot_path_scores(df, ax=None, score: str = "path_score", acc: str = "accurac
 
 
 def plot_pareto(points, ax=None, chosen=None, baseline=None, floor: float | None = None,
-                x: str = "edp_js", y: str = "accuracy", title: str | None = None):
+                x: str = "edp_per_inference_js", y: str = "accuracy", title: str | None = None):
     """Phase-2 points (accuracy vs expected EDP), LEC-feasible Pareto front, chosen point
     and the baseline (full model alone) on each arch point."""
     fig, ax = _axes(ax, (6.0, 4.2))
@@ -81,7 +81,7 @@ def plot_pareto(points, ax=None, chosen=None, baseline=None, floor: float | None
     if floor is not None:
         ax.axhline(floor, ls="--", c="red", lw=0.8, label="accuracy floor")
     ax.set_xscale("log")
-    ax.set_xlabel("expected EDP per inference (J*s)" if x == "edp_js" else x)
+    ax.set_xlabel("expected EDP per inference (J*s)" if x == "edp_per_inference_js" else x)
     ax.set_ylabel("cascade accuracy" if y == "accuracy" else y)
     ax.set_title(title or "PIVOT Phase 2: accuracy vs expected EDP")
     ax.legend(fontsize=8, loc="lower right")

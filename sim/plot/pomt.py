@@ -12,7 +12,7 @@ from sim.errors import ConfigError
 __all__ = ["curve"]
 
 _UNITS = {"latency_s": ("latency", 1e3, "ms"), "energy_j": ("energy", 1e3, "mJ"),
-          "edp_js": ("EDP", 1e6, "mJ·ms"), "cycles": ("cycles", 1e-6, "Mcycles")}
+          "edp_per_inference_js": ("EDP", 1e6, "mJ·ms"), "cycles": ("cycles", 1e-6, "Mcycles")}
 
 
 def curve(df, schedule=None, ax=None, *, k: float | None = None, title: str | None = None):

@@ -13,7 +13,7 @@ __all__ = ["heatmap", "pareto", "LABELS"]
 
 #: Axis labels (with units) of common sweep columns.
 LABELS = {
-    "latency_s": "latency (s)", "energy_j": "energy (J)", "edp_js": "EDP (J·s)",
+    "latency_s": "latency (s)", "energy_j": "energy (J)", "edp_per_inference_js": "EDP (J·s)",
     "power_w": "power (W)", "cycles": "cycles", "utilization": "PE utilization",
     "macs": "MACs", "stall_cycles": "stall cycles", "array.rows": "array rows R",
     "array.cols": "array columns C", "array.dataflow": "dataflow",
@@ -69,7 +69,7 @@ def heatmap(df, x: str, y: str, z: str, ax=None, agg: str = "min", log=None,
     x, y : str
         Swept columns for the horizontal and vertical axes (categorical; sorted).
     z : str
-        Metric to colour, e.g. ``"edp_js"`` (J·s) or ``"latency_s"`` (s).
+        Metric to colour, e.g. ``"edp_per_inference_js"`` (J·s) or ``"latency_s"`` (s).
     ax : matplotlib.axes.Axes, optional
         Axes to draw in; default a new figure.
     agg : str

@@ -1,4 +1,8 @@
-"""Simulation results: a summary dict, and per-op / per-layer tables built on demand."""
+"""Simulation results: a summary dict, and per-op / per-layer tables built on demand.
+
+:class:`Report` only assembles what the engine (:class:`~sim.engine.Timing`) and the
+cost model (:class:`~sim.cost.Energy`) computed; it computes no cycle or energy itself.
+"""
 
 from __future__ import annotations
 
@@ -6,36 +10,13 @@ from functools import cached_property
 
 import numpy as np
 
-from sim.config.schema import ArchConfig
+from sim.cost import COMPONENTS, Design, Energy
+from sim.cost.actions import ACTIONS, actions
+from sim.engine import SUM_KEYS, Timing
 from sim.workload.lower import EMBED_LAYER, Ops
 from sim.workload.trace import Trace
 
-__all__ = ["Report", "OpResult", "SUM_KEYS", "layer_cycles", "run_latency_s"]
-
-#: Op columns that add up over ops, layers and the model.
-SUM_KEYS = (
-    "macs", "folds", "compute_cycles", "stall_cycles", "fill_cycles", "drain_cycles",
-    "vector_cycles", "sram_ifmap_reads", "sram_filter_reads", "sram_ofmap_writes",
-    "dram_ifmap_read_bytes", "dram_filter_read_bytes", "dram_ofmap_write_bytes",
-)
-
-
-def layer_cycles(arch: ArchConfig, ops: Ops, cols: dict):
-    """``(layer ids, array cycles, vector cycles, layer cycles)`` in layer order.
-
-    A layer takes array + vector cycles, or their max with ``vector.overlap: true``.
-    """
-    idx = ops.layer - EMBED_LAYER
-    size = int(idx.max()) + 1
-    vec = np.bincount(idx, weights=cols["vector_cycles"], minlength=size)
-    arr = np.bincount(idx, weights=cols["total_cycles"], minlength=size) - vec
-    both = np.maximum(arr, vec) if arch.vector.overlap else arr + vec
-    return np.arange(size) + EMBED_LAYER, arr, vec, both
-
-
-def run_latency_s(arch: ArchConfig, ops: Ops, cols: dict) -> float:
-    """Latency of the whole run, seconds (what ``Report.summary["latency_s"]`` says)."""
-    return int(round(layer_cycles(arch, ops, cols)[3].sum())) / (arch.clock_mhz * 1e6)
+__all__ = ["Report", "OpResult", "action_counts", "layer_energy"]
 
 
 def _plain(values: dict) -> dict:
@@ -55,40 +36,41 @@ class Report:
     Attributes
     ----------
     summary : dict
-        Whole-model figures: ``cycles``, ``latency_s``, ``macs``, ``utilization``, ...
-        (and ``energy_j``, ``power_w``, ``edp_js`` when the energy model priced the run).
+        Whole-model figures: ``cycles``, ``latency_s``, ``macs``, ``utilization``,
+        ``energy_j``, ``power_w``, ``edp_per_inference_js`` (J*s per image),
+        ``edp_batch_js`` (J*s of the whole batch), ...
     ops : pandas.DataFrame
         One row per op (totals over its ``count`` identical instances).
     layers : pandas.DataFrame
         One row per layer (``embed``, ``block0`` ... ``head``).
+    arch, design, trace, mode
+        What was simulated.
     """
 
-    def __init__(self, arch: ArchConfig, trace: Trace, ops: Ops, cols: dict, mode: str,
-                 extra_summary: dict | None = None):
-        self.arch, self.trace, self.mode = arch, trace, mode
-        self._ops, self._cols = ops, cols
-        self._layer_cycles = layer_cycles(arch, ops, cols)
-        self.summary = self._summarise(extra_summary or {})
+    def __init__(self, design: Design, trace: Trace, ops: Ops, timing: Timing,
+                 energy: Energy, mode: str):
+        self.design, self.arch, self.trace, self.mode = design, design.arch, trace, mode
+        self.timing, self.energy = timing, energy
+        self._ops = ops
+        self.summary = self._summarise()
 
-    def _summarise(self, extra):
-        a, c = self.arch, self._cols
-        cycles = int(round(self._layer_cycles[3].sum()))
+    def _summarise(self):
+        a, t, c = self.arch, self.timing, self.timing.ops
         out = {
             "arch": a.name, "trace": self.trace.name, "model": self.trace.model.name,
             "batch": self.trace.batch, "mode": self.mode, "dataflow": a.array.dataflow,
             "rows": a.array.rows, "cols": a.array.cols, "clock_mhz": a.clock_mhz,
-            "precision": a.precision, "cycles": cycles,
-            "latency_s": cycles / (a.clock_mhz * 1e6),
+            "precision": a.precision, "cycles": t.cycles, "latency_s": t.latency_s,
         }
         out.update({key: int(c[key].sum()) for key in SUM_KEYS})
-        pe = a.array.rows * a.array.cols
-        out["utilization"] = out["macs"] / (cycles * pe) if cycles else 0.0
+        pe = a.peak_macs_per_cycle
+        out["utilization"] = out["macs"] / (t.cycles * pe) if t.cycles else 0.0
         g = self._ops.is_gemm
         pe_folds = float((c["folds"][g]).sum()) * pe
         used = (c["mapping_efficiency"][g] * c["folds"][g] * pe).sum()
         out["mapping_efficiency"] = float(used / pe_folds) if pe_folds else 0.0
-        out["throughput_ips"] = self.trace.batch / out["latency_s"] if cycles else 0.0
-        out.update(extra)
+        out["throughput_ips"] = self.trace.batch / t.latency_s if t.cycles else 0.0
+        out.update(self.energy.summary)
         return out
 
     @cached_property
@@ -101,30 +83,43 @@ class Report:
             "layer": o.layer, "op": list(o.op), "kind": list(o.kind), "vector_op": list(o.vop),
             "m": o.m, "n": o.n, "k": o.k, "count": o.count, "vector_elements": o.elements,
         })
-        for key, values in self._cols.items():
+        for key, values in {**self.timing.ops, **self.energy.ops}.items():
             df[key] = values
         return df
 
+    def layer_columns(self) -> dict:
+        """Per-layer columns as numpy arrays (what :attr:`layers` tabulates): ``layer``,
+        ``name``, ``array_cycles``, ``vector_cycles``, ``cycles``, ``latency_s``, the sums
+        of every :data:`~sim.engine.SUM_KEYS` count but vector cycles, ``energy_pj``,
+        ``energy_<component>_pj``, ``energy_j``, ``energy_<component>_j``, ``power_w``
+        and ``edp_batch_js``."""
+        t = self.timing
+        idx = self._ops.layer - EMBED_LAYER
+        cols = {"layer": t.layer_ids,
+                "name": [_layer_name(i, self.trace.model.depth) for i in t.layer_ids],
+                "array_cycles": t.array_cycles, "vector_cycles": t.vector_cycles,
+                "cycles": t.layer_cycles, "latency_s": t.layer_cycles / self.arch.clock_hz}
+        for key in SUM_KEYS:
+            if key != "vector_cycles":
+                total = np.zeros(len(t.layer_ids), dtype=np.int64)
+                np.add.at(total, idx, t.ops[key])
+                cols[key] = total
+        for c in [f"energy_{c}" for c in COMPONENTS] + ["energy"]:
+            pj = np.bincount(idx, weights=self.energy.ops[f"{c}_pj"], minlength=len(idx))
+            cols[f"{c}_pj"] = pj[:len(t.layer_ids)]
+        for c in ["energy"] + [f"energy_{c}" for c in COMPONENTS]:
+            cols[f"{c}_j"] = cols[f"{c}_pj"] * 1e-12
+        lat, e = cols["latency_s"], cols["energy_j"]
+        cols["power_w"] = np.divide(e, lat, out=np.zeros_like(e), where=lat > 0)
+        cols["edp_batch_js"] = e * lat
+        return cols
+
     @cached_property
     def layers(self):
-        """Per-layer table (pandas DataFrame): cycles, latency and summed counts."""
+        """Per-layer table (pandas DataFrame) of :meth:`layer_columns`."""
         import pandas as pd
 
-        ids, arr, vec, both = self._layer_cycles
-        sums = self.ops.groupby("layer")[[k for k in self._cols if k in SUM_KEYS
-                                          or k.startswith("energy_")]].sum()
-        df = pd.DataFrame({
-            "layer": ids, "name": [_layer_name(i, self.trace.model.depth) for i in ids],
-            "array_cycles": arr.astype(np.int64), "vector_cycles": vec.astype(np.int64),
-            "cycles": both.astype(np.int64),
-        }).set_index("layer")
-        df["latency_s"] = df["cycles"] / (self.arch.clock_mhz * 1e6)
-        df = df.join(sums.drop(columns=["vector_cycles"]), how="left").reset_index()
-        if "energy_pj" in df:
-            df["energy_j"] = df["energy_pj"] * 1e-12
-            df["power_w"] = df["energy_j"] / df["latency_s"]
-            df["edp_js"] = df["energy_j"] * df["latency_s"]
-        return df
+        return pd.DataFrame(self.layer_columns())
 
     def to_dict(self) -> dict:
         """The summary as plain JSON-ready Python values."""
@@ -134,6 +129,48 @@ class Report:
         s = self.summary
         return (f"<Report {s['model']} on {s['arch']}: {s['cycles']:,} cycles, "
                 f"{s['latency_s'] * 1e3:.3f} ms, util {s['utilization']:.1%}>")
+
+
+def layer_energy(report: Report):
+    """Energy, power and EDP per layer: ``layer, name, latency_s, energy_j,
+    energy_<component>_j, power_w, edp_batch_js`` (columns of ``report.layers``)."""
+    cols = (["layer", "name", "latency_s", "energy_j"]
+            + [f"energy_{c}_j" for c in COMPONENTS] + ["power_w", "edp_batch_js"])
+    return report.layers[cols].copy()
+
+
+def action_counts(report: Report):
+    """Tidy table of the action counts of a run.
+
+    Columns: ``layer``, ``op``, ``kind``, ``action`` (``mac_<precision>``,
+    ``register_bits``, ``sram_<buf>_read|write``, ``dram_<buf>_read|write``,
+    ``vector_<vop>``, ``array_s``, ``vector_s``, ``time_s``), ``component``, ``count``,
+    ``unit``.  One row per op and non-zero action.
+    """
+    import pandas as pd
+
+    o, arch = report._ops, report.arch
+    acts = actions(arch, o.vop, o.elements, report.timing.ops, report.timing.latency_s)
+    frames = []
+    for name, values in acts.items():
+        unit, component = ACTIONS[name]
+        keep = values > 0
+        if not keep.any():
+            continue
+        if name == "macs":
+            label = np.full(keep.sum(), f"mac_{arch.precision}", dtype=object)
+        elif name == "vector_lane_ops":
+            label = np.array([f"vector_{v}" for v, k in zip(o.vop, keep) if k], dtype=object)
+        else:
+            label = np.full(keep.sum(), name, dtype=object)
+        frames.append(pd.DataFrame({
+            "layer": o.layer[keep], "op": np.asarray(o.op, dtype=object)[keep],
+            "kind": np.asarray(o.kind, dtype=object)[keep], "action": label,
+            "component": component, "count": values[keep], "unit": unit}))
+    cols = ["layer", "op", "kind", "action", "component", "count", "unit"]
+    if not frames:
+        return pd.DataFrame(columns=cols)
+    return pd.concat(frames, ignore_index=True)[cols]
 
 
 class OpResult:

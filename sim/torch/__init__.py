@@ -1,1 +1,17 @@
-"""PyTorch side of vitsim (optional extra ``vitsim[torch]``): capture, exporters, models."""
+"""Everything that needs torch (the ``vitsim[torch]`` extra).
+
+* :mod:`sim.torch.export` -- trace a timm/PyTorch ViT into a :class:`~sim.workload.Trace`.
+* :mod:`sim.torch.transforms` -- structural edits of a timm ViT (skip attention, prune heads
+  and MLP neurons, token pruning), built on :mod:`sim.torch.blocks`.
+* :mod:`sim.torch.digits` -- the small sklearn-digits ViT used by the examples and tests.
+* :mod:`sim.torch.importance` -- OPTIN trajectory importance of heads and neurons.
+* :mod:`sim.torch.cka` -- PIVOT Phase 1 CKA, effort outputs (entropy, correctness) and
+  fine-tuning.
+* :mod:`sim.torch.capture` -- op-level capture of any model into a v2 trace.
+* :mod:`sim.torch.model_export` -- ``vitsim export``: v1 when proven against the capture,
+  else v2; :mod:`sim.torch.sources` builds ``timm:``/``hf:``/``vitsim:`` models offline.
+* :mod:`sim.torch.models` -- LV-ViT-S (4-conv stem) as a timm ``VisionTransformer``.
+
+This package's ``__init__`` imports nothing, and ``import sim`` never imports it; each module
+imports torch itself (``sim.torch.cka`` only inside its functions).
+"""

@@ -146,7 +146,7 @@ def export_model(spec: str, *, batch: int = 1, image_size: int | None = None,
         else:
             v1 = full_trace(hspec, batch=batch, name=name)
     elif reason is None:
-        from sim.workload.torch_export import export_trace
+        from sim.torch.export import export_trace
 
         v1 = export_trace(model, x, name=given)  # None: a built-in name when dims match
     if reason is not None:  # the capture of the (transformed) model is the truth

@@ -42,9 +42,13 @@ from functools import lru_cache
 
 import numpy as np
 
+from sim.errors import TraceError
 from sim.workload.trace import Trace
 
-__all__ = ["Ops", "lower", "VECTOR_OPS", "EMBED_LAYER"]
+__all__ = ["Ops", "lower", "VECTOR_OPS", "EMBED_LAYER", "INT64_MAX"]
+
+#: Largest value an int64 column holds.
+INT64_MAX = 2**63 - 1
 
 #: Vector op kinds; each has a per-element cost in ``arch.vector.cost``.
 VECTOR_OPS = ("softmax", "layernorm", "gelu", "add", "score", "topk", "gather", "merge")
@@ -121,6 +125,18 @@ def _block(rows, i, lt, spec, b):
     vec("add2", "add", b * n2 * d)
 
 
+def _check_int64(trace: Trace, rows) -> None:
+    """Refuse ops whose sizes (exact Python ints) do not fit the int64 columns."""
+    names = ("m", "n", "k", "count", "elements")
+    for row in rows:
+        for name, value in zip(names, row[4:]):
+            if value > INT64_MAX:
+                raise TraceError(
+                    f"trace {trace.name!r} (batch {trace.batch}): op {row[1]!r} of layer "
+                    f"{row[0]} has {name} = {value}, which exceeds 2^63 - 1; use a smaller "
+                    f"batch or model")
+
+
 @lru_cache(maxsize=512)
 def lower(trace: Trace) -> Ops:
     """Lower ``trace`` to :class:`Ops` (cached: traces are immutable); a v2
@@ -146,6 +162,7 @@ def lower(trace: Trace) -> Ops:
                  b * trace.layers[-1].tokens_after * d))
     if spec.num_classes:
         rows.append((head, "head", "gemm", "", b, spec.num_classes, d, 1, 0))
+    _check_int64(trace, rows)
     cols = list(zip(*rows))
     as_int = lambda c: np.asarray(c, dtype=np.int64)  # noqa: E731
     return Ops(layer=as_int(cols[0]), op=cols[1], kind=cols[2], vop=cols[3],

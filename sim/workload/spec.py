@@ -44,7 +44,8 @@ class ModelSpec:
 
 
 # Dimensions from the papers / timm configs.  lvvit_s keeps LV-ViT's 16 blocks and MLP
-# ratio 3 but models its conv stem as one patch GEMM (see docs/workloads.md).
+# ratio 3 but models its conv stem as one patch GEMM (the real stem:
+# docs/references.md#pivot-models-and-fine-tuning).
 # dinov2_g: ViT-g/14 (timm vit_giant_patch14_dinov2) at 224 px as POMT runs it, with a
 # plain 4096-wide MLP in place of SwiGLU.
 MODEL_SPECS: dict[str, ModelSpec] = {

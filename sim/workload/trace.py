@@ -188,7 +188,7 @@ def _layer_from_dict(raw, pos, spec, problems):
 
 
 def trace_from_dict(data, source: str = "<dict>") -> Trace:
-    """Validate a raw mapping (the YAML/JSON schema of DESIGN.md §3.7) into a Trace."""
+    """Validate a raw mapping (the YAML/JSON schema of docs/traces.md) into a Trace."""
     problems = Problems()
     if not isinstance(data, dict):
         raise TraceError(f"top level must be a mapping, not {type(data).__name__}", source)

@@ -12,7 +12,7 @@ For every call a fresh directory receives
   of every row, hence the trailing comma);
 * ``layout.csv`` -- header only (3.0.0 always opens it, custom layouts stay off).
 
-Bandwidth semantics of 3.0.0 (see ``docs`` / shared reference): in ``USER`` mode the
+Bandwidth semantics of 3.0.0 (docs/references.md#scale-sim-memory-model): in ``USER`` mode the
 ``[architecture_presets] Bandwidth`` value is the OFMAP drain bandwidth only; the IFMAP and
 FILTER fill bandwidths are ``[layout] IfmapSRAMBankBandwidth`` / ``FilterSRAMBankBandwidth``.
 ``bandwidth_words=(ifmap, filter, ofmap)`` is written accordingly.  In ``CALC`` mode

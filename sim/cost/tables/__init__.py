@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sim.config.schema import AUTO_ENERGY_TABLE, FPGA_PLATFORMS
+from sim.config.validate import read_yaml
 from sim.errors import ConfigError
 
 __all__ = ["EnergyTable", "load_table", "list_tables", "resolve_table", "table_problems",
@@ -33,7 +35,7 @@ __all__ = ["EnergyTable", "load_table", "list_tables", "resolve_table", "table_p
 
 _DIR = Path(__file__).resolve().parent
 #: Table kinds and the platforms they may price.
-TABLE_KINDS = {"asic": None, "fpga": ("zcu102",), "unit_power": None}
+TABLE_KINDS = {"asic": None, "fpga": FPGA_PLATFORMS, "unit_power": None}
 
 
 @dataclass(frozen=True)
@@ -123,8 +125,6 @@ def list_tables() -> list[str]:
 @lru_cache(maxsize=32)
 def load_table(name_or_path) -> EnergyTable:
     """Load a shipped table by name (``"horowitz45"``) or a table YAML file by path."""
-    from sim.config.validate import read_yaml
-
     path = Path(name_or_path)
     if not path.is_file():
         path = _DIR / f"{name_or_path}.yaml"
@@ -166,9 +166,7 @@ def load_table(name_or_path) -> EnergyTable:
 
 def _table_name(arch) -> str:
     name = arch.energy_table.name
-    if name == "auto":
-        return "zcu102" if arch.platform == "zcu102" else "horowitz45"
-    return name
+    return AUTO_ENERGY_TABLE[arch.platform] if name == "auto" else name
 
 
 def resolve_table(arch) -> EnergyTable:

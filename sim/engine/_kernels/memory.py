@@ -1,8 +1,8 @@
 """Numba kernel of the double-buffered memory model: an exact event walk over folds.
 
-See :mod:`sim.hw.memory` for the model and ``docs/memory.md`` for its derivation.  The
-walk costs O(folds) per GEMM, never O(cycles).  ``tests/memory_reference.py`` is the
-slow, obvious Python version this kernel must equal exactly.
+See :mod:`sim.engine.memory` for the model and ``docs/memory.md`` for its derivation.  The
+walk costs O(folds) per GEMM, never O(cycles).  ``sim/engine/memory_reference.py`` is
+the slow, obvious Python version this kernel must equal exactly.
 
 Layout of the ``params`` float64 vector (one per call, shared by every GEMM):
 
@@ -11,13 +11,14 @@ idx   meaning (units)
 ====  =========================================================================
 0     rows R of the array
 1     cols C of the array
-2     dataflow code: 0 os, 1 ws, 2 is
-3     fold_overlap: 1.0 pipelines folds (period max(T, pre*R) + tail), else 0.0
-4-6   DRAM bandwidth of ifmap, filter, ofmap, bytes per cycle (``inf`` allowed)
-7     1.0 if the three interfaces share one channel, else 0.0
-8     DRAM latency, cycles (added once per transfer; transfers are pipelined)
-9-11  SRAM half capacity of ifmap, filter, ofmap, words
-12    bytes per word
+2-5   the dataflow's dims vector (rows dim, cols dim, stream dim, preload rows),
+      :mod:`sim.engine._kernels.dataflow`
+6     fold_overlap: 1.0 pipelines folds (period max(T, pre*R) + tail), else 0.0
+7-9   DRAM bandwidth of ifmap, filter, ofmap, bytes per cycle (``inf`` allowed)
+10    1.0 if the three interfaces share one channel, else 0.0
+11    DRAM latency, cycles (added once per transfer; transfers are pipelined)
+12-14 SRAM half capacity of ifmap, filter, ofmap, words
+15    bytes per word
 ====  =========================================================================
 
 Output columns: ``out_i[g] = (stall, fill, drain, ifmap_bytes, filter_bytes,
@@ -31,12 +32,23 @@ import math
 import numpy as np
 
 from sim.engine._kernels import jit
+from sim.engine._kernels.dataflow import first_use, fold_dims, spans, tile_key, tile_words
+from sim.engine._kernels.layout import (
+    P_BW_F,
+    P_BW_I,
+    P_BW_O,
+    P_COLS,
+    P_DIMS,
+    P_HALF_F,
+    P_HALF_I,
+    P_HALF_O,
+    P_LAT,
+    P_OVERLAP,
+    P_ROWS,
+    P_SHARED,
+    P_WORD,
+)
 
-#: Index of the ``params`` entries (kept in one table, see module docstring).
-P_ROWS, P_COLS, P_DF, P_OVERLAP = 0, 1, 2, 3
-P_BW_I, P_BW_F, P_BW_O, P_SHARED, P_LAT = 4, 5, 6, 7, 8
-P_HALF_I, P_HALF_F, P_HALF_O, P_WORD = 9, 10, 11, 12
-N_PARAMS = 13
 #: Slack subtracted before ``ceil`` so that e.g. 96 / 3.2 transfers in 30 cycles, not 31.
 XFER_EPS = 1e-9
 
@@ -50,42 +62,12 @@ def xfer_cycles(nbytes, bw):
 
 
 @jit
-def tile_words(df, op, m, n, k, rr, cc):
-    """Words of operand ``op`` (0 ifmap, 1 filter, 2 ofmap) one fold touches.
-
-    ``rr``/``cc`` are the used rows/cols of the fold.  For the ofmap it is the output
-    tile a run of folds accumulates (ws/is: all ``T`` streamed rows of ``cc`` columns).
-    """
-    if df == 0:  # os: rows M, cols N, stream K
-        if op == 0:
-            return rr * k
-        if op == 1:
-            return k * cc
-        return rr * cc
-    if df == 1:  # ws: rows K, cols N, stream M
-        if op == 0:
-            return m * rr
-        if op == 1:
-            return rr * cc
-        return m * cc
-    # is: rows K, cols M, stream N
-    if op == 0:
-        return rr * cc
-    if op == 1:
-        return rr * n
-    return cc * n
-
-
-@jit
-def tile_key(df, op, fr, fc, nfr):
-    """Identity of the tile operand ``op`` uses in fold ``(fc, fr)`` (ofmap: its run)."""
-    if op == 2:
-        return fc if df != 0 else fc * nfr + fr
-    if df == 0:
-        return fr if op == 0 else fc
-    if df == 1:
-        return fr if op == 0 else fc * nfr + fr
-    return fc * nfr + fr if op == 0 else fr
+def kernel_dims(params):
+    """The dataflow's dims vector stored in ``params[P_DIMS:P_DIMS + 4]``."""
+    dims = np.empty(4, dtype=np.int64)
+    for i in range(4):
+        dims[i] = int(params[P_DIMS + i])
+    return dims
 
 
 @jit
@@ -111,16 +93,11 @@ def _walk_one(m, n, k, params, diff, starts, events):
     """
     rows = int(params[P_ROWS])
     cols = int(params[P_COLS])
-    df = int(params[P_DF])
+    dims = kernel_dims(params)
     shared = params[P_SHARED] != 0.0
     lat = int(params[P_LAT])
     wb = params[P_WORD]
-    if df == 0:
-        sr, sc, t, pre = m, n, k, 0
-    elif df == 1:
-        sr, sc, t, pre = k, n, m, 1
-    else:
-        sr, sc, t, pre = k, m, n, 1
+    sr, sc, t, pre = fold_dims(dims, m, n, k)
     nfr = (sr + rows - 1) // rows
     nfc = (sc + cols - 1) // cols
     nfold = nfr * nfc
@@ -137,8 +114,10 @@ def _walk_one(m, n, k, params, diff, starts, events):
     fits = np.zeros(3, dtype=np.bool_)
     for x in range(3):
         fits[x] = total_words[x] <= half[x]
-    # ofmap: ws/is accumulate a run's partial sums on chip if the run's tile fits a half
-    out_acc = df != 0 and (fits[2] or tile_words(df, 2, m, n, k, rows, min(cols, sc)) <= half[2])
+    # an ofmap that does not span the rows dim (ws/is) accumulates a run of row folds
+    # partial sums on chip if the run's tile fits a half
+    out_acc = not spans(dims, 2, 0) and (
+        fits[2] or tile_words(dims, 2, m, n, k, rows, min(cols, sc)) <= half[2])
     run_len = nfr if out_acc else 1
 
     free = np.zeros(3, dtype=np.int64)        # channel free time (index 0 if shared)
@@ -168,7 +147,7 @@ def _walk_one(m, n, k, params, diff, starts, events):
         cc = min(cols, sc - fc * cols)
         if j == 0:  # the initial fill: fold 0's tiles, from time 0
             for x in range(2):
-                words = tile_words(df, x, m, n, k, rr, cc)
+                words = tile_words(dims, x, m, n, k, rr, cc)
                 nbytes = int(words * wb)
                 ch = 0 if shared else x
                 issue = max(free[ch], 0)
@@ -178,7 +157,7 @@ def _walk_one(m, n, k, params, diff, starts, events):
                 dbytes[x] += nbytes
                 if rec_events:
                     nev = _record(events, nev, x, 0, issue, xf, words)
-                prev_key[x] = tile_key(df, x, fr, fc, nfr)
+                prev_key[x] = tile_key(dims, x, fr, fc, nfr)
                 prev_load[x] = 0
         # ---- start of fold j ----------------------------------------------------------
         start = max(end_prev, max(done_next[0], done_next[1]))
@@ -202,16 +181,11 @@ def _walk_one(m, n, k, params, diff, starts, events):
             rr2 = min(rows, sr - fr2 * rows)
             cc2 = min(cols, sc - fc2 * cols)
             for x in range(2):
-                key = tile_key(df, x, fr2, fc2, nfr)
-                words = tile_words(df, x, m, n, k, rr2, cc2)
+                key = tile_key(dims, x, fr2, fc2, nfr)
+                words = tile_words(dims, x, m, n, k, rr2, cc2)
                 if fits[x]:
                     # whole operand resident: fetch each tile on its first use only
-                    if df == 0:
-                        need = (x == 0 and fc2 == 0) or (x == 1 and fr2 == 0)
-                    elif df == 1:
-                        need = x == 1 or fc2 == 0
-                    else:
-                        need = x == 0 or fc2 == 0
+                    need = first_use(dims, x, fr2, fc2)
                     ready = 0
                 else:
                     need = key != prev_key[x] or words > half[x]
@@ -242,7 +216,7 @@ def _walk_one(m, n, k, params, diff, starts, events):
                 prev_load[x] = j2
         # ---- drain the outputs of a finished run --------------------------------------
         if (j + 1) % run_len == 0 or j == nfold - 1:
-            words = tile_words(df, 2, m, n, k, rr, cc)
+            words = tile_words(dims, 2, m, n, k, rr, cc)
             nbytes = int(words * wb)
             ch = 0 if shared else 2
             issue = max(free[ch], end)
@@ -287,11 +261,10 @@ def memory_walk(m, n, k, params, out_i, out_f):
     """
     rows = int(params[P_ROWS])
     cols = int(params[P_COLS])
-    df = int(params[P_DF])
+    dims = kernel_dims(params)
     max_folds = 1
     for g in range(m.shape[0]):
-        sr = m[g] if df == 0 else k[g]
-        sc = m[g] if df == 2 else n[g]
+        sr, sc, _t, _pre = fold_dims(dims, m[g], n[g], k[g])
         f = ((sr + rows - 1) // rows) * ((sc + cols - 1) // cols)
         if f > max_folds:
             max_folds = f
@@ -321,3 +294,28 @@ def walk_schedule(m, n, k, params, starts, events):
     diff = np.zeros(starts.shape[0] + 1)
     res = _walk_one(m, n, k, params, diff, starts, events)
     return res[1]
+
+
+@jit
+def memory_walk_points(m, n, k, params, max_folds, out_i):
+    """:func:`memory_walk` of many designs (batched evaluator, ``sim.search.evaluate``).
+
+    ``params`` is float64 ``(Q, N_PARAMS)``, one design per row; every GEMM ``(m[u],
+    n[u], k[u])`` is walked on every design; ``max_folds`` bounds the folds of any pair.
+    ``out_i`` is int64 ``(Q, U, 6)``, the columns of :func:`memory_walk`'s ``out_i``.
+    (Kept in this file so that Numba's cache is invalidated with :func:`_walk_one`.)
+    """
+    diff = np.zeros(max_folds + 1)
+    no_starts = np.zeros(0, dtype=np.int64)
+    no_events = np.zeros((0, 5), dtype=np.int64)
+    for q in range(params.shape[0]):
+        p = params[q]
+        for u in range(m.shape[0]):
+            s, fi, dr, bi, bf, bo, _avg, _peak = _walk_one(m[u], n[u], k[u], p, diff,
+                                                          no_starts, no_events)
+            out_i[q, u, 0] = s
+            out_i[q, u, 1] = fi
+            out_i[q, u, 2] = dr
+            out_i[q, u, 3] = bi
+            out_i[q, u, 4] = bf
+            out_i[q, u, 5] = bo

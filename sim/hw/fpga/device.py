@@ -38,7 +38,7 @@ class FpgaDevice:
 
 
 #: XCZU9EG counts: Xilinx CHaiDNN README and stanford-ppl/spatial ZCU.scala (2520 DSP,
-#: 912 BRAM36, 274,080 LUT, 548,160 FF); no UltraRAM.  See reference energy_fpga.md §3.
+#: 912 BRAM36, 274,080 LUT, 548,160 FF); no UltraRAM.  See docs/references.md#zcu102-resources.
 DEVICES: dict[str, FpgaDevice] = {
     "zcu102": FpgaDevice("ZCU102", "xczu9eg-ffvb1156-2-e", dsp=2520, bram36=912,
                          lut=274_080, ff=548_160, uram=0),

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sim.config.schema import PRECISION_BYTES, ArchConfig
+from sim.config.schema import ACC_BITS, PRECISION_BYTES, ArchConfig
 from sim.hw.fpga.device import RESOURCES, FpgaDevice, get_device
 
-__all__ = ["PE_COST", "VECTOR_LANE_COST", "CONTROL_COST", "BRAM36_SHAPES", "ACC_BITS",
+__all__ = ["PE_COST", "VECTOR_LANE_COST", "CONTROL_COST", "BRAM36_SHAPES",
            "FpgaMapping", "BufferMap", "map_arch", "bram36_for"]
 
 #: Per-MAC resources by precision: (DSP per MAC, LUT per PE, extra FF per PE beyond the
@@ -34,9 +34,6 @@ PE_COST = {
     "fp16": (1.0, 150, 150),
     "fp32": (3.0, 400, 600),
 }
-#: Accumulator width per precision, bits (int8 -> int32, int16 -> 48-bit DSP accumulator,
-#: floating point accumulates in fp32).
-ACC_BITS = {"int8": 32, "int16": 48, "fp16": 32, "fp32": 32}
 #: Per vector-unit lane: DSP, LUT, FF [assumption].
 VECTOR_LANE_COST = {"dsp": 1, "lut": 300, "ff": 400}
 #: DMA engines, AXI interconnect and the sequencer [assumption].

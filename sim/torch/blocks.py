@@ -1,5 +1,5 @@
 """Token pruners and the ViT block that runs them (torch); used by
-:mod:`sim.workload.transforms`, which re-exports the public names.
+:mod:`sim.torch.transforms`, which re-exports the public names.
 
 A :class:`VitsimBlock` is timm's pre-norm ``Block`` that can skip its attention and prune
 tokens after the attention residual, before the MLP; :class:`VitsimBlocks` threads ToMe's
@@ -52,10 +52,10 @@ class TopKPrune(nn.Module):
 
 
 class POMTMerge(nn.Module):
-    """POMT prune-and-merge (reference/pomt_optin.md §1.4): with ``n`` tokens and ``P``
-    prefix tokens, score patch tokens by ``s_attn + s_v``, keep the top ``n - P - R - 1``
-    and average the other ``R + 1`` (unweighted) into one fused token appended at the end:
-    ``n - R`` tokens leave the block (197 -> 141 for R = 56)."""
+    """POMT prune-and-merge (arXiv 2407.05941; docs/references.md#pomt-prune-and-merge):
+    with ``n`` tokens and ``P`` prefix tokens, score patch tokens by ``s_attn + s_v``, keep
+    the top ``n - P - R - 1`` and average the other ``R + 1`` (unweighted) into one fused
+    token appended at the end: ``n - R`` tokens leave the block (197 -> 141 for R = 56)."""
 
     method = "pomt"
     needs = "probs"

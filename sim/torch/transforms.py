@@ -4,7 +4,7 @@ Every transform takes a timm-style ``VisionTransformer`` (``model.blocks[i].attn
 ``.mlp.fc1``), deep-copies it, changes the copy and returns it; a bad argument raises
 :class:`~sim.errors.TraceError` before anything is built, and the input model is never
 modified.  The results are ordinary runnable torch models (accuracy can be measured), and
-:func:`sim.workload.export_trace` reads back exactly the trace they stand for.
+:func:`sim.torch.export.export_trace` reads back exactly the trace they stand for.
 
 * :func:`skip_attention` -- bypass the whole attention sub-block (PIVOT).
 * :func:`prune_heads`, :func:`prune_mlp` -- structural: ``qkv``/``proj`` and ``fc1``/``fc2``
@@ -15,7 +15,7 @@ modified.  The results are ordinary runnable torch models (accuracy can be measu
 
 Blocks that skip attention or prune tokens are replaced by :class:`VitsimBlock` (same
 sub-modules, same ``state_dict`` keys) inside a :class:`VitsimBlocks` container, which carries
-ToMe's token sizes from block to block (both live in :mod:`sim.workload._torch_blocks`
+ToMe's token sizes from block to block (both live in :mod:`sim.torch.blocks`
 with the pruners, and are re-exported here).
 """
 
@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from sim.errors import TraceError
-from sim.workload._torch_blocks import (
+from sim.torch.blocks import (
     POMTMerge,
     ToMeMerge,
     TopKPrune,

@@ -1,6 +1,6 @@
 """PIVOT Phase 2: hardware-in-the-loop search of an entropy-routed two-effort cascade.
 
-Given efforts (:mod:`sim.search.efforts`: a trace plus per-input class-mean entropy and
+Given efforts (:mod:`sim.search.pivot.efforts`: a trace plus per-input class-mean entropy and
 correctness each), an architecture and a space of arch points, evaluate every
 ``(low effort, high effort, entropy threshold, arch point)`` and pick the one with the
 lowest expected EDP subject to
@@ -34,30 +34,22 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from sim.config import as_arch
 from sim.errors import ConfigError, VitsimError
+from sim.search.pareto import pareto_front
+from sim.search.sweep import Space, sweep
+from sim.torch.cka import class_mean_entropy
 
 __all__ = [
     "class_mean_entropy", "cascade_curve", "effort_costs", "search_cascades",
     "pivot_search", "accuracy_edp_front", "PivotResult", "OBJECTIVES",
 ]
+# class_mean_entropy (numpy) lives with the effort outputs in sim.torch.cka; re-exported.
 
 log = logging.getLogger(__name__)
 
 OBJECTIVES = ("expected", "per_image")
 _EPS = 1e-12
-
-
-def class_mean_entropy(logits, axis: int = -1) -> np.ndarray:
-    """PIVOT's routing entropy ``H = -(1/C) sum_c p_c ln p_c``, ``p = softmax(logits)``.
-
-    Computed from log-softmax, so it never gives NaN when a probability underflows
-    (PIVOT's code computes ``p * log p`` and turns such inputs into NaN, i.e. errors).
-    """
-    z = np.asarray(logits, dtype=np.float64)
-    z = z - z.max(axis=axis, keepdims=True)
-    logp = z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
-    p = np.exp(logp)
-    return -(p * logp).sum(axis=axis) / z.shape[axis]
 
 
 def cascade_curve(entropy_low, correct_low, correct_high, thresholds=None) -> pd.DataFrame:
@@ -86,21 +78,22 @@ def cascade_curve(entropy_low, correct_low, correct_high, thresholds=None) -> pd
                          "n_correct": n_correct, "accuracy": n_correct / n})
 
 
-def accuracy_edp_front(df: pd.DataFrame, x: str = "edp_js", y: str = "accuracy") -> pd.DataFrame:
-    """Rows not dominated in (lower ``x``, higher ``y``), sorted by ``x``."""
+def accuracy_edp_front(df: pd.DataFrame, x: str = "edp_per_inference_js",
+                       y: str = "accuracy") -> pd.DataFrame:
+    """Rows not dominated in (lower ``x``, higher ``y``), sorted by ``x`` then ``-y``.
+
+    :func:`sim.search.pareto.pareto_front` of the two columns alone (a ``feasible``
+    column is not looked at), ``y`` maximised: equal rows are all kept.
+    """
     if df.empty:
         return df.copy()
-    s = df.sort_values([x, y], ascending=[True, False], kind="stable")
-    best = np.maximum.accumulate(s[y].to_numpy())
-    keep = np.r_[True, s[y].to_numpy()[1:] > best[:-1]]
-    return s[keep]
+    front = df[pareto_front(df[[x, y]], [x, y], maximize=[y])]
+    return front.sort_values([x, y], ascending=[True, False], kind="stable")
 
 
 # -- cost table ---------------------------------------------------------------------------
 
 def _space(space, n_random, seed):
-    from sim.search.space import Space
-
     if isinstance(space, Space):
         return space
     space = dict(space or {})
@@ -124,8 +117,8 @@ def effort_costs(arch, efforts, space=None, *, n_random=None, seed: int = 0,
         ``seed``).  None: the base architecture only.
     mode : {"cycle", "analytic"}
     evaluate : callable, optional
-        ``evaluate(arch, trace) -> dict`` (or a Report) with ``energy_j`` and
-        ``latency_s``; default :func:`sim.simulate` in ``mode``.
+        ``evaluate(arch, trace) -> summary dict`` (or a Report) with ``energy_j`` and
+        ``latency_s``; default :func:`sim.search.simulator.simulate_summary` in ``mode``.
     executor, workers
         Passed to :func:`sim.search.sweep.sweep` (default ``"inline"``).
 
@@ -141,11 +134,7 @@ def effort_costs(arch, efforts, space=None, *, n_random=None, seed: int = 0,
     VitsimError
         When the runs carry no ``energy_j`` (no energy model), or no point is feasible.
     """
-    from sim.config import load_arch
-    from sim.search.space import Space
-    from sim.search.sweep import sweep
-
-    base = load_arch(arch)
+    base = as_arch(arch)
     sp = _space(space, n_random, seed)
     keys = sp.keys if sp is not None else []
     if sp is None:  # the base arch alone: a one-point space that changes nothing
@@ -182,7 +171,8 @@ def effort_costs(arch, efforts, space=None, *, n_random=None, seed: int = 0,
                           f"latency_s = {r['latency_s']!r}; both must be > 0")
     out = ok[["point_id", *keys, "trace", "energy_j", "latency_s"]].rename(
         columns={"trace": "effort"}).reset_index(drop=True)
-    # per inference, as the report's edp_js: a batch-b trace costs E/b and D/b per image
+    # per inference, as the report's edp_per_inference_js: a batch-b trace costs E/b and D/b
+    # per image
     batch = ok["batch"].astype(float).to_numpy() if "batch" in ok else 1.0
     out["energy_j"] = out["energy_j"].astype(float) / batch
     out["latency_s"] = out["latency_s"].astype(float) / batch
@@ -202,7 +192,7 @@ class PivotResult:
     ----------
     points : DataFrame
         Every evaluated (low, high, threshold, arch point) and single-effort row, with
-        ``f_low, accuracy, energy_j, latency_s, edp_js, edp_ratio, lec_ok, acc_ok,
+        ``f_low, accuracy, energy_j, latency_s, edp_per_inference_js, edp_ratio, lec_ok, acc_ok,
         feasible, pareto``.  ``edp_ratio`` = baseline EDP on the same arch point / EDP.
     pareto : DataFrame
         Rows meeting the LEC that no other such row beats in both accuracy and EDP.
@@ -334,7 +324,8 @@ def search_cascades(efforts, costs: pd.DataFrame, *, lec: float, acc_drop: float
             "f_low": np.repeat(f, a),
             "accuracy": np.repeat(curve["accuracy"].to_numpy(), a),
             "n_correct": np.repeat(curve["n_correct"].to_numpy(), a),
-            "energy_j": energy.ravel(), "latency_s": delay.ravel(), "edp_js": edp.ravel(),
+            "energy_j": energy.ravel(), "latency_s": delay.ravel(),
+            "edp_per_inference_js": edp.ravel(),
         })
         frames.append(df)
 
@@ -367,7 +358,8 @@ def search_cascades(efforts, costs: pd.DataFrame, *, lec: float, acc_drop: float
 
     df = pd.concat(frames, ignore_index=True)
     df = pts.merge(df, on="point_id", how="right", sort=False)
-    df["edp_ratio"] = base_edp[np.searchsorted(pid, df["point_id"].to_numpy())] / df["edp_js"]
+    point_base = base_edp[np.searchsorted(pid, df["point_id"].to_numpy())]
+    df["edp_ratio"] = point_base / df["edp_per_inference_js"]
     df["acc_drop"] = base_eff.accuracy - df["accuracy"]
     df["lec_ok"] = df["n_low"] >= need_low
     df["acc_ok"] = df["n_correct"] >= need_correct
@@ -377,7 +369,7 @@ def search_cascades(efforts, costs: pd.DataFrame, *, lec: float, acc_drop: float
     feas = df[df["feasible"]]
     chosen = None
     if not feas.empty:
-        best = feas.sort_values(["edp_js", "accuracy"], ascending=[True, False],
+        best = feas.sort_values(["edp_per_inference_js", "accuracy"], ascending=[True, False],
                                 kind="stable").iloc[0]
         chosen = {k: (v.item() if hasattr(v, "item") else v) for k, v in best.items()}
     base_rows = df[(df["low"] == baseline) & (df["high"] == "")].reset_index(drop=True)
@@ -397,7 +389,7 @@ def pivot_search(arch, efforts, *, lec: float, acc_drop: float = 0.01, space=Non
                  executor="inline", workers: int | None = None) -> PivotResult:
     """PIVOT Phase 2: effort costs on every arch point, then :func:`search_cascades`.
 
-    ``space`` is a :class:`~sim.search.space.Space` or a dict of dotted arch keys to
+    ``space`` is a :class:`~sim.search.sweep.space.Space` or a dict of dotted arch keys to
     value lists (e.g. ``{("array.rows", "array.cols"): [32, 48], "array.dataflow":
     ["os", "ws"]}``); ``n_random`` + ``seed`` sample it.  See :func:`search_cascades`
     for the other parameters and :func:`effort_costs` for ``evaluate``.

@@ -1,8 +1,7 @@
 """Design-space sweeps: every point of a space x every trace, in parallel, resumable.
 
 >>> import sim
->>> from sim.search.sweep import sweep
->>> from sim.search.space import Space
+>>> from sim.search.sweep import Space, sweep
 >>> df = sweep("zcu102", ["deit_s"], Space.grid({"array.rows": [32, 64]}),
 ...            executor="inline", mode="analytic")
 >>> list(df["array.rows"]), bool(df["feasible"].all())
@@ -14,13 +13,12 @@ ZCU102 budget), an invalid combination, any :class:`~sim.errors.VitsimError` —
 row with ``feasible=False`` and the ``reason``; even an unexpected exception becomes a row
 (``status="error"``, retried on the next run).  The sweep never dies on one point.
 
-Rows stream to ``out`` as batches finish (see :mod:`sim.search.store`); a rerun with the
+Rows stream to ``out`` as batches finish (see :mod:`sim.search.sweep.store`); a rerun with the
 same ``out`` skips every point already there, so an interrupted sweep resumes.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import logging
@@ -30,13 +28,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sim.config import ArchConfig, arch_hash, load_arch, with_overrides
+from sim.config import ArchConfig, arch_hash, as_arch, with_overrides
+from sim.engine.simulate import MODES
 from sim.errors import ConfigError, VitsimError
-from sim.search.executors import Executor, make_executor
-from sim.search.space import Space
-from sim.search.store import load_results, open_store, rows_to_frame
-from sim.workload import Trace, load_trace, model_trace, trace_to_dict
-from sim.workload.spec import MODEL_SPECS
+from sim.search.simulator import default_evaluate, is_simulator, simulate_summary, summary_of
+from sim.search.sweep.batched import batched_rows
+from sim.search.sweep.executors import Executor, make_executor
+from sim.search.sweep.space import Space
+from sim.search.sweep.store import load_results, open_store, rows_to_frame
+from sim.workload import Trace, as_trace, trace_to_dict
+from sim.workload.ops_trace import OpsTrace
 
 __all__ = [
     "sweep", "run_batch", "simulate_summary", "point_key", "trace_hash", "resolve_traces",
@@ -50,13 +51,6 @@ META_COLUMNS = ("key", "trace", "feasible", "status", "reason", "arch_hash", "tr
                 "mode")
 #: Largest auto batch per mode (points): ~0.5 s of analytic work, a few s of cycle work.
 _MAX_BATCH = {"analytic": 128, "cycle": 32}
-
-
-def simulate_summary(arch, trace, mode: str = "cycle") -> dict:
-    """The default evaluator: ``sim.simulate(arch, trace, mode=mode).summary``."""
-    from sim.api import simulate
-
-    return simulate(arch, trace, mode=mode).summary
 
 
 def trace_hash(trace: Trace) -> str:
@@ -90,12 +84,8 @@ def resolve_traces(traces) -> list:
         traces = [traces]
     out = []
     for t in traces:
-        if isinstance(t, Trace) or hasattr(t, "ops"):  # v1 Trace or v2 OpsTrace
-            out.append(t)
-        elif isinstance(t, str) and t in MODEL_SPECS and not Path(t).exists():
-            out.append(model_trace(t))
-        elif isinstance(t, (str, Path)):
-            out.append(load_trace(t))
+        if isinstance(t, (Trace, OpsTrace, str, Path)):  # v1 Trace or v2 OpsTrace
+            out.append(as_trace(t))
         else:
             raise ConfigError(f"traces must be Trace objects, trace files or model names, "
                               f"not {type(t).__name__}")
@@ -147,9 +137,15 @@ def run_batch(ctx: SweepContext, batch: list) -> list:
     Runs in the worker.  Candidates are built once per point (a point's traces are
     adjacent in a batch) and never raise out of here.
     """
+    fast = {}
+    if is_simulator(ctx.evaluate):
+        fast = batched_rows(ctx, batch)  # the batched path (feasible rows)
     rows = []
     built = {}
-    for key, point, ti in batch:
+    for pos, (key, point, ti) in enumerate(batch):
+        if pos in fast:
+            rows.append(fast[pos])
+            continue
         trace = ctx.traces[ti]
         row = {"key": key, **point, "trace": trace.name, "feasible": False,
                "status": "ok", "reason": None, "arch_hash": None,
@@ -165,8 +161,7 @@ def run_batch(ctx: SweepContext, batch: list) -> list:
             if isinstance(arch, Exception):
                 raise arch
             row["arch_hash"] = arch_hash(arch)
-            result = ctx.evaluate(arch, trace)
-            summary = getattr(result, "summary", result)
+            summary = summary_of(ctx.evaluate(arch, trace))
             row["feasible"] = True
             for k, v in _carried(summary).items():
                 row.setdefault(k, v)
@@ -219,13 +214,13 @@ def sweep(arch, traces, space, objective=None, executor="process", out=None, *,
     space : Space or dict
         The points (a dict is a grid: key path -> values).
     objective : str or callable, optional
-        A result column to minimise (e.g. ``"edp_js"``) or ``f(row: dict) -> float``
+        A result column to minimise (e.g. ``"edp_per_inference_js"``) or ``f(row: dict) -> float``
         (evaluated in this process, so lambdas are fine).  Adds an ``objective`` column
         and sorts the result ascending (infeasible rows last).
     executor : str or Executor or distributed.Client
         ``"process"`` (default: local processes, all cores), ``"inline"``, ``"dask"``,
         ``"tcp://host:port"`` or a ``distributed.Client``; see
-        :func:`sim.search.executors.make_executor`.
+        :func:`sim.search.sweep.executors.make_executor`.
     out : str or Path, optional
         ``*.parquet`` (a directory of part files) or ``*.csv``: rows stream there as
         batches finish, and a rerun skips points already there (resume).
@@ -240,9 +235,10 @@ def sweep(arch, traces, space, objective=None, executor="process", out=None, *,
         ``True``: a tqdm bar on stderr; a callable gets ``(done, total)`` after each
         batch.  Default: silent.
     evaluate : callable, optional
-        ``evaluate(arch, trace) -> dict`` (or a Report); default
-        :func:`simulate_summary` with ``mode``.  Must be picklable (a module-level
-        function or ``functools.partial`` of one) for process and Dask executors.
+        ``evaluate(arch, trace) -> summary dict`` (or a Report); default
+        :func:`sim.search.simulator.simulate_summary` with ``mode``.  Must be picklable
+        (a module-level function or ``functools.partial`` of one) for process and Dask
+        executors.
 
     Returns
     -------
@@ -251,22 +247,20 @@ def sweep(arch, traces, space, objective=None, executor="process", out=None, *,
         ``trace``, ``feasible``, ``status`` (``ok``/``infeasible``/``error``), ``reason``,
         ``arch_hash``, ``trace_hash``, ``mode``, then the space's key paths, then every
         number of the run's summary (``cycles``, ``latency_s``, ``utilization``,
-        ``macs``, ``stall_cycles``, ``energy_j``, ``power_w``, ``edp_js``, ...) and its
-        short string labels (``model``, ``dataflow``, ...; free text over 64 characters,
-        such as an energy table's citation, is left out).  Rows already in ``out`` are
+        ``macs``, ``stall_cycles``, ``energy_j``, ``power_w``, ``edp_per_inference_js``,
+        ...) and its short string labels (``model``, ``dataflow``, ...; free text over 64
+        characters, such as an energy table's citation, is left out).  Rows already in ``out`` are
         included.
         Integer summary fields are float when infeasible rows (NaN) are present.
         ``df.attrs["sweep"]`` holds ``rows``, ``resumed`` (already in ``out``),
         ``evaluated`` and ``elapsed_s`` (wall time, s).
     """
-    from sim.engine.simulate import MODES
-
     if mode not in MODES:
         raise ConfigError(f"mode must be one of {list(MODES)}, not {mode!r}")
-    base = arch if isinstance(arch, ArchConfig) else load_arch(arch)
+    base = as_arch(arch)
     trace_list = resolve_traces(traces)
     space = space if isinstance(space, Space) else Space.grid(space)
-    evaluate = evaluate or functools.partial(simulate_summary, mode=mode)
+    evaluate = default_evaluate(evaluate, mode)
     hashes = tuple(trace_hash(t) for t in trace_list)
     ctx = SweepContext(base, tuple(trace_list), hashes, mode, evaluate)
     if isinstance(objective, str):
@@ -334,10 +328,9 @@ def sweep(arch, traces, space, objective=None, executor="process", out=None, *,
 def _check_objective(ctx: SweepContext, name: str) -> None:
     """Fail before the sweep if ``name`` is not a summary key (one probe evaluation)."""
     try:
-        result = ctx.evaluate(ctx.arch, ctx.traces[0])
+        summary = summary_of(ctx.evaluate(ctx.arch, ctx.traces[0]))
     except VitsimError:
         return  # the base design itself may be infeasible; checked at the end instead
-    summary = getattr(result, "summary", result)
     if name not in summary:
         numeric = sorted(k for k, v in summary.items() if isinstance(_scalar(v), (int, float)))
         raise ConfigError(f"objective must be a result column, not {name!r}; "

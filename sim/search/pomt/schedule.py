@@ -30,10 +30,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.config import ArchConfig, load_arch
+from sim.config import as_arch
 from sim.errors import ConfigError, TraceError
-from sim.search.pomt_accuracy import INPUT_LAYER, AccuracySource, resolve_accuracy
-from sim.workload import Trace, input_tokens, load_trace, model_trace, prune_tokens
+from sim.search.pomt.accuracy import INPUT_LAYER, AccuracySource, resolve_accuracy
+from sim.search.simulator import default_evaluate, summary_of
+from sim.workload import Trace, as_trace, input_tokens, prune_tokens
 
 __all__ = [
     "latency_curve", "find_steps", "choose", "choose_joint", "Schedule", "deployed_trace",
@@ -41,29 +42,15 @@ __all__ = [
 ]
 
 #: Cost metrics a curve can be built on (summary keys of :class:`sim.Report`).
-METRICS = ("latency_s", "energy_j", "edp_js", "cycles")
+METRICS = ("latency_s", "energy_j", "edp_per_inference_js", "cycles")
 #: Default step threshold: an increment L(n+1) - L(n) is a step when it exceeds
 #: ``STEP_K`` times the median one-token increment.
 STEP_K = 3.0
 #: POMT's default prune layer (0-based block index), as in its released code.
 DEFAULT_PRUNE_LAYER = 3
-_SUMMARY_KEYS = ("cycles", "latency_s", "energy_j", "edp_js")
+_SUMMARY_KEYS = ("cycles", "latency_s", "energy_j", "edp_per_inference_js")
 
 
-def _arch(arch) -> ArchConfig:
-    return arch if isinstance(arch, ArchConfig) else load_arch(arch)
-
-
-def _trace(trace, batch) -> Trace:
-    if isinstance(trace, str) and not trace.endswith((".yaml", ".yml", ".json")):
-        trace = model_trace(trace, batch=batch or 1)
-    elif not isinstance(trace, Trace):
-        trace = load_trace(trace)
-    if batch is not None and batch != trace.batch:
-        if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
-            raise TraceError(f"batch must be an integer >= 1, not {batch!r}")
-        trace = dataclasses.replace(trace, batch=batch)
-    return trace
 
 
 def _check_layer(trace: Trace, layer) -> int:
@@ -87,13 +74,14 @@ def deployed_trace(trace: Trace, prune_layer: int, tokens_keep: int,
     return prune_tokens(trace, layer, int(tokens_keep), method)
 
 
-def _summary_row(report) -> dict:
-    s = report.summary
+def _summary_row(summary) -> dict:
+    s = summary_of(summary)
     return {key: s[key] for key in _SUMMARY_KEYS if key in s}
 
 
 def latency_curve(arch, trace, batch=None, tokens=None, prune_layer=None,
-                  metric: str = "latency_s", mode: str = "analytic", method: str = "pomt"):
+                  metric: str = "latency_s", mode: str = "analytic", method: str = "pomt",
+                  evaluate=None):
     """Simulated cost for each token count n: POMT's L(n) (or energy / EDP).
 
     Parameters
@@ -111,29 +99,31 @@ def latency_curve(arch, trace, batch=None, tokens=None, prune_layer=None,
     prune_layer : int or None
         None: *input* curve (every block at n; POMT's offline grid).  An int: *deployed*
         curve (prune-and-merge inside that block, including the op's own cost).
-    metric : {"latency_s", "energy_j", "edp_js", "cycles"}
+    metric : {"latency_s", "energy_j", "edp_per_inference_js", "cycles"}
         Cost the optimizer will use; it must be in the simulator's report.
     mode : {"analytic", "cycle"}
         Simulator mode (see :func:`sim.simulate`).
     method : str
         Pruning method of the deployed curve (default ``"pomt"``).
+    evaluate : callable, optional
+        ``evaluate(arch, trace) -> summary dict``; default the simulator in ``mode``
+        (:func:`sim.search.simulator.simulate_summary`).
 
     Returns
     -------
     pandas.DataFrame
         One row per n, ascending: ``tokens``, ``R`` (tokens removed), ``prune_layer``
-        (-1 = at the input), ``cycles``, ``latency_s`` and ``energy_j``, ``edp_js`` when
-        the energy model reports them.  ``df.attrs`` holds ``metric``, ``curve``
-        (``"input"``/``"deployed"``), ``arch``, ``trace`` (objects), ``tokens_full``,
-        ``sim_mode``.
+        (-1 = at the input), ``cycles``, ``latency_s`` and ``energy_j``,
+        ``edp_per_inference_js`` when the energy model reports them.  ``df.attrs`` holds
+        ``metric``, ``curve`` (``"input"``/``"deployed"``), ``arch``, ``trace``
+        (objects), ``tokens_full``, ``sim_mode``.
     """
     import pandas as pd
 
-    from sim.api import simulate
-
+    evaluate = default_evaluate(evaluate, mode)
     if metric not in METRICS:
         raise ConfigError(f"metric must be one of {list(METRICS)}, not {metric!r}")
-    arch, trace = _arch(arch), _trace(trace, batch)
+    arch, trace = as_arch(arch), as_trace(trace, batch)
     spec = trace.model
     if prune_layer is None:
         full, layer_id = spec.tokens, INPUT_LAYER
@@ -157,11 +147,12 @@ def latency_curve(arch, trace, batch=None, tokens=None, prune_layer=None,
             t = input_tokens(trace, n)
         else:
             t = deployed_trace(trace, layer_id, n, method)
-        row = _summary_row(simulate(arch, t, mode=mode))
+        row = _summary_row(evaluate(arch, t))
         if not rows and metric not in row:
             raise ConfigError(
                 f"metric {metric!r} is not in the simulator's report (it has "
-                f"{sorted(row)}); energy_j and edp_js need the energy model (sim.cost)")
+                f"{sorted(row)}); energy_j and edp_per_inference_js need the energy model "
+                f"(sim.cost)")
         rows.append({"tokens": n, "R": full - n, "prune_layer": layer_id, **row})
     df = pd.DataFrame(rows)
     df.attrs.update({"metric": metric, "curve": "input" if prune_layer is None else "deployed",
@@ -277,7 +268,7 @@ def _check_alpha(alpha):
 
 def _figures(row) -> dict:
     return {key: (float(row[key]) if key in row and row[key] == row[key] else None)
-            for key in ("latency_s", "energy_j", "edp_js")}
+            for key in ("latency_s", "energy_j", "edp_per_inference_js")}
 
 
 def _make_schedule(table, best, source, alpha, metric, curve_kind, prune_layer, k,
@@ -298,7 +289,7 @@ def _make_schedule(table, best, source, alpha, metric, curve_kind, prune_layer, 
         baseline_latency_s=base["latency_s"], pruned_latency_s=pruned["latency_s"],
         proxy_latency_s=proxy["latency_s"],
         baseline_energy_j=base["energy_j"], pruned_energy_j=pruned["energy_j"],
-        baseline_edp_js=base["edp_js"], pruned_edp_js=pruned["edp_js"],
+        baseline_edp_js=base["edp_per_inference_js"], pruned_edp_js=pruned["edp_per_inference_js"],
         steps=tuple(steps), steps_exploited=tuple(s for s in steps if n <= s < full),
         on_step=n in steps, step_k=k,
         arch=getattr(attrs.get("arch"), "name", ""),
@@ -307,19 +298,21 @@ def _make_schedule(table, best, source, alpha, metric, curve_kind, prune_layer, 
 
 
 def choose(curve, accuracy=None, alpha: float = 0.5, *, k: float = STEP_K,
-           deploy_layer: int = DEFAULT_PRUNE_LAYER) -> Schedule:
+           deploy_layer: int = DEFAULT_PRUNE_LAYER, evaluate=None) -> Schedule:
     """POMT's choice: the n maximising U(n) on ``curve`` (from :func:`latency_curve`).
 
     ``U(n) = alpha * (1 - C(n)/max C) + (1 - alpha) * A(n)/max A`` with C the curve's
     metric (``curve.attrs["metric"]``) and A from ``accuracy`` (see
-    :func:`sim.search.pomt_accuracy.resolve_accuracy`; None = the shipped *illustrative*
+    :func:`sim.search.pomt.accuracy.resolve_accuracy`; None = the shipped *illustrative*
     DeiT-S table).  Ties go to the larger n (fewer tokens pruned).
 
     On an input curve (POMT's offline grid) the accuracy is looked up at prune_layer -1
     and the chosen n is then deployed with prune-and-merge inside block ``deploy_layer``
     (re-simulated, so ``pruned_latency_s`` includes the op's cost and the unpruned early
     blocks; ``proxy_latency_s`` is the grid's value).  On a deployed curve the curve's
-    own layer is used and ``deploy_layer`` is ignored.
+    own layer is used and ``deploy_layer`` is ignored.  ``evaluate(arch, trace) -> summary``
+    re-simulates the deployed schedule (default: the simulator in the curve's mode; pass
+    the evaluator the curve was built with).
     """
     alpha = _check_alpha(alpha)
     metric = curve.attrs.get("metric", "latency_s")
@@ -334,11 +327,9 @@ def choose(curve, accuracy=None, alpha: float = 0.5, *, k: float = STEP_K,
         prune_layer = deploy_layer
         n = int(table.iloc[best]["tokens"])
         if "arch" in attrs and "trace" in attrs:
-            from sim.api import simulate
-
+            evaluate = default_evaluate(evaluate, attrs.get("sim_mode", "analytic"))
             t = deployed_trace(attrs["trace"], deploy_layer, n, attrs.get("method", "pomt"))
-            rep = simulate(attrs["arch"], t, mode=attrs.get("sim_mode", "analytic"))
-            deployed = _figures(rep.summary)
+            deployed = _figures(summary_of(evaluate(attrs["arch"], t)))
     else:
         prune_layer = int(table["prune_layer"].iloc[0])
     return _make_schedule(table, best, source, alpha, metric, kind, prune_layer, k, deployed,
@@ -347,13 +338,14 @@ def choose(curve, accuracy=None, alpha: float = 0.5, *, k: float = STEP_K,
 
 def choose_joint(arch, trace, accuracy=None, *, layers=None, tokens=None, batch=None,
                  alpha: float = 0.5, metric: str = "latency_s", mode: str = "analytic",
-                 k: float = STEP_K) -> Schedule:
+                 k: float = STEP_K, evaluate=None) -> Schedule:
     """Choose (prune layer, R) together: argmax of U over deployed curves of ``layers``.
 
     ``accuracy`` must depend on the prune layer (a table with a ``prune_layer`` column, a
     two-argument callable, or ``"digits"``): with A(n) alone every layer would have the
     same accuracy and the earliest layer would always win.  U is normalised by the largest
     cost and accuracy over all layers.  ``Schedule.table`` holds every (layer, n) row.
+    ``evaluate`` as :func:`latency_curve`.
     """
     import pandas as pd
 
@@ -363,10 +355,10 @@ def choose_joint(arch, trace, accuracy=None, *, layers=None, tokens=None, batch=
         raise ConfigError(f"the joint choice needs accuracy per prune layer, but {source.name} "
                           "gives A(n) only; add a prune_layer column to the table or pass a "
                           "callable accuracy(tokens, prune_layer)")
-    arch, trace = _arch(arch), _trace(trace, batch)
+    arch, trace = as_arch(arch), as_trace(trace, batch)
     layers = range(trace.model.depth) if layers is None else layers
     curves = [latency_curve(arch, trace, tokens=tokens, prune_layer=layer, metric=metric,
-                            mode=mode) for layer in layers]
+                            mode=mode, evaluate=evaluate) for layer in layers]
     if not curves:
         raise ConfigError("choose_joint needs at least one layer")
     table = pd.concat(curves, ignore_index=True)

@@ -1,6 +1,6 @@
-"""Slow, obvious pure-Python reference of the double-buffered memory walk (tests only).
+"""Slow, obvious pure-Python reference of the double-buffered memory walk (the proof of the kernel).
 
-It restates the model of :mod:`sim.hw.memory` from scratch: list every fold with the tile
+It restates the model of :mod:`sim.engine.memory` from scratch: list every fold with the tile
 each operand uses, decide which folds load which tile, then replay the loads, folds and
 drains in order.  :func:`reference_gemm` must equal the Numba kernel exactly.
 """

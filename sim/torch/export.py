@@ -2,12 +2,12 @@
 
 Works on any timm-style ``VisionTransformer`` (``model.blocks[i].attn.qkv``,
 ``.mlp.fc1``, ``model.patch_embed``), including the models built by
-:mod:`sim.workload.transforms`.  Per block the hooks record, from tensor shapes:
+:mod:`sim.torch.transforms`.  Per block the hooks record, from tensor shapes:
 
 * ``tokens``: the block input's token dimension (prefix tokens included), and the batch;
 * ``attention``: whether the attention's ``qkv`` projection ran;
 * ``heads``: ``qkv`` output width / (3 * head_dim) heads ran; their original indices come
-  from ``attn.vitsim_heads`` (set by :func:`~sim.workload.transforms.prune_heads`), and
+  from ``attn.vitsim_heads`` (set by :func:`~sim.torch.transforms.prune_heads`), and
   heads zeroed by a head mask (``attn.proj.head_mask`` or ``attn.head_mask``) are dropped;
 * ``mlp_hidden``: ``fc1``'s output width;
 * ``prune``: when ``fc1`` sees fewer tokens than the block received, the block pruned
@@ -215,7 +215,7 @@ def export_trace(model, example_input, name: str | None = None) -> Trace:
     ----------
     model : torch.nn.Module
         A timm-style ViT (``blocks``, ``patch_embed``), possibly transformed by
-        :mod:`sim.workload.transforms`.  It runs in eval mode under ``torch.no_grad``; its
+        :mod:`sim.torch.transforms`.  It runs in eval mode under ``torch.no_grad``; its
         training flag is restored afterwards.
     example_input : torch.Tensor
         Images ``(batch, channels, height, width)``; the trace's batch is ``batch``.

@@ -1,121 +1,30 @@
-"""OPTIN one-shot pruning under a budget: keep the most important heads and MLP neurons.
+"""OPTIN solvers: pick per-layer head counts and MLP widths under a cost-table budget.
 
-Importances come from :mod:`sim.search.optin_importance` (torch) or any other source: two
-arrays, ``heads[L, H]`` and ``neurons[L, M]``, higher = more important.  This module is
-torch-free.  The steps:
+A layer keeps its *most important* heads/neurons:
 
-1. :func:`cost_tables` -- marginal cost of each layer's head count and MLP width, read from
-   the simulator: ``attn[l, h] = metric(trace with block l at h heads) - metric(trace)`` and
-   ``mlp[l, m]`` likewise for width ``m`` (``h = 0`` skips the attention).  The predicted
-   metric of a keep-set is ``base + sum_l attn[l, h_l] + mlp[l, m_l]`` (exact for MACs and,
-   in analytic mode, for latency; first order for EDP).  With ``metric="macs"`` the tables
-   are OPTIN's own cost model (per head ``3Nd d_h + 2N^2 d_h + N d_h d``, per neuron
-   ``2Nd``).
-2. A solver picks per-layer counts; a layer keeps its *most important* heads/neurons:
+* ``"optin"`` (:func:`select_optin`) -- the paper's SEARCH: for each number k of heads kept
+  (global importance order) fill the rest of the budget with neurons in global importance
+  order, each at its marginal cost; keep the k with the largest total importance.
+* ``"knapsack"`` (:func:`select_knapsack`) -- exact multiple-choice knapsack over the
+  per-layer (h_l, m_l) grid by dynamic programming on a discretised budget: with tile steps
+  a neuron's marginal cost is 0 inside a fold and large at a fold edge, which a greedy fill
+  cannot exploit.
 
-   * ``"optin"`` -- the paper's SEARCH: for each number k of heads kept (global importance
-     order) fill the rest of the budget with neurons in global importance order, each at
-     its marginal cost; keep the k with the largest total importance.
-   * ``"knapsack"`` -- exact multiple-choice knapsack over the per-layer (h_l, m_l) grid by
-     dynamic programming on a discretised budget: with tile steps a neuron's marginal cost
-     is 0 inside a fold and large at a fold edge, which a greedy fill cannot exploit.
-
-3. :func:`optin_search` checks the result with a full simulation and, when the tables'
-   prediction was optimistic (EDP, cycle mode), shrinks the internal budget until the
-   *simulated* metric meets the budget.
-
-Budgets are fractions of the unpruned model's value of the metric (whole model, patch
-embedding and classifier included).
+Pure numpy; the tables come from :mod:`sim.search.optin.tables`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import logging
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from sim.errors import ConfigError
-from sim.workload.edit import narrow_mlp, skip_attention
-from sim.workload.trace import Trace
+from sim.search.optin.tables import CostTables
 
-__all__ = [
-    "Budget", "CostTables", "Selection", "OptinResult", "parse_budget", "cost_tables",
-    "select_optin", "select_knapsack", "optin_search", "apply_selection", "METRICS",
-]
+__all__ = ["Selection", "select_optin", "select_knapsack", "SOLVERS"]
 
-log = logging.getLogger(__name__)
-
-#: Budget names -> summary keys of :class:`sim.Report`.
-METRICS = {"latency": "latency_s", "cycles": "cycles", "energy": "energy_j",
-           "edp": "edp_js", "macs": "macs"}
 SOLVERS = ("optin", "knapsack")
-
-
-@dataclass(frozen=True)
-class Budget:
-    """Keep ``metric <= fraction * metric(unpruned)``; ``metric`` is a summary key."""
-
-    metric: str
-    fraction: float
-
-    def __str__(self):
-        name = {v: k for k, v in METRICS.items()}.get(self.metric, self.metric)
-        return f"{name}={self.fraction:g}"
-
-
-def parse_budget(text) -> Budget:
-    """``"latency=0.7"``, ``"edp=0.5"``, ``"macs=0.6"`` (also ``energy``, ``cycles``)."""
-    if isinstance(text, Budget):
-        return text
-    name, sep, value = str(text).partition("=")
-    problems = []
-    if not sep or name.strip() not in METRICS:
-        problems.append(f"budget must look like METRIC=FRACTION with METRIC one of "
-                        f"{sorted(METRICS)}, not {text!r}")
-    try:
-        frac = float(value)
-    except ValueError:
-        frac = float("nan")
-    if not 0 < frac <= 1:
-        problems.append(f"budget fraction must be a number in (0, 1], not {value!r}")
-    if problems:
-        raise ConfigError(problems)
-    return Budget(METRICS[name.strip()], frac)
-
-
-@dataclass(frozen=True)
-class CostTables:
-    """Per-layer marginal costs of head counts and MLP widths (units of ``metric``).
-
-    Attributes
-    ----------
-    metric : str
-        Summary key priced (``latency_s``, ``edp_js``, ``macs``...).
-    base : float
-        Metric of the unpruned trace.
-    attn : ndarray, shape (L, H+1)
-        Change of the metric when block l keeps h heads (``h = 0``: attention skipped).
-    mlp : ndarray, shape (L, M+1)
-        Change when block l keeps m MLP neurons; ``mlp[:, 0] = inf`` (a trace needs >= 1)
-        and widths off ``width_grid`` are ``inf``.
-    quantum : float or None
-        Every cost is an integer multiple of this (one clock period for latency, 1 for
-        cycles and MACs; None for energy/EDP): lets the knapsack solve exactly.
-    """
-
-    metric: str
-    base: float
-    attn: np.ndarray
-    mlp: np.ndarray
-    width_grid: int = 1
-    quantum: float | None = None
-
-    def predict(self, h, m) -> float:
-        """Predicted metric for per-layer head counts ``h`` and widths ``m``."""
-        rows = np.arange(len(h))
-        return float(self.base + self.attn[rows, h].sum() + self.mlp[rows, m].sum())
 
 
 @dataclass(frozen=True)
@@ -142,85 +51,6 @@ class Selection:
         return {"heads": {i: list(h) for i, h in enumerate(self.heads)},
                 "neurons": {i: list(n) for i, n in enumerate(self.neurons)}}
 
-
-def apply_selection(trace: Trace, sel: Selection) -> Trace:
-    """The trace with the selection's heads and widths (a layer with 0 heads skips attention).
-
-    Head indices are kept as selected, so the trace says *which* heads run.
-    """
-    if len(sel.heads) != trace.model.depth:
-        raise ConfigError(f"selection has {len(sel.heads)} layers; the trace has "
-                          f"{trace.model.depth}")
-    layers = []
-    for lt, heads in zip(trace.layers, sel.heads):
-        layers.append(dataclasses.replace(lt, heads=tuple(int(h) for h in heads),
-                                          attention=bool(heads) and lt.attention))
-    out = trace.replace_layers(layers)
-    return narrow_mlp(out, {i: len(n) for i, n in enumerate(sel.neurons)})
-
-
-# ---------------------------------------------------------------- cost tables
-
-def _metric(report, metric):
-    try:
-        return float(report.summary[metric])
-    except KeyError:
-        raise ConfigError(
-            f"metric {metric!r} is not in the simulator's summary (keys: "
-            f"{sorted(report.summary)}); energy/EDP need the energy model") from None
-
-
-def cost_tables(arch, trace: Trace, metric: str = "latency_s", *, mode: str = "analytic",
-                width_grid: int = 1) -> CostTables:
-    """Marginal cost tables from the simulator, one block changed at a time.
-
-    Parameters
-    ----------
-    arch : ArchConfig or str
-    trace : Trace
-        The unpruned trace (every block at full heads and width).
-    metric : str
-        A :class:`sim.Report` summary key (``latency_s``, ``cycles``, ``energy_j``,
-        ``edp_js``, ``macs``).
-    mode : {"analytic", "cycle"}
-    width_grid : int
-        Only widths that are multiples of this (and the full width) are priced and may be
-        selected: the hardware granularity ``g`` (e.g. the array edge).  1 = every width.
-
-    Costs ``L * (H + 1 + M / width_grid)`` simulations (~0.5 ms each in analytic mode).
-    """
-    from sim.api import _arch, simulate
-
-    arch = _arch(arch)
-    spec = trace.model
-    depth, H, M = spec.depth, spec.num_heads, spec.mlp_hidden
-    if any(len(lt.heads) != H or lt.mlp_hidden != M or not lt.attention
-           for lt in trace.layers):
-        raise ConfigError("cost_tables needs the unpruned trace (all heads, full MLP width "
-                          "in every block)")
-    if not isinstance(width_grid, int) or width_grid < 1:
-        raise ConfigError(f"width_grid must be an integer >= 1, not {width_grid!r}")
-    run = lambda t: _metric(simulate(arch, t, mode=mode), metric)  # noqa: E731
-    base = run(trace)
-    attn = np.zeros((depth, H + 1))
-    mlp = np.full((depth, M + 1), np.inf)
-    widths = sorted(set(range(width_grid, M + 1, width_grid)) | {M})
-    for layer in range(depth):
-        for h in range(H):
-            if h == 0:
-                t = skip_attention(trace, [layer])
-            else:
-                lts = list(trace.layers)
-                lts[layer] = dataclasses.replace(lts[layer], heads=tuple(range(h)))
-                t = trace.replace_layers(lts)
-            attn[layer, h] = run(t) - base
-        for m in widths:
-            mlp[layer, m] = 0.0 if m == M else run(narrow_mlp(trace, {layer: m})) - base
-    quantum = {"latency_s": 1.0 / (arch.clock_mhz * 1e6), "cycles": 1.0, "macs": 1.0}
-    return CostTables(metric, base, attn, mlp, width_grid, quantum.get(metric))
-
-
-# ---------------------------------------------------------------- solvers
 
 def _orders(imp):
     """Per-layer index order, most important first (stable for ties)."""
@@ -466,95 +296,3 @@ def _unit(groups, quantum, cap, bins):
             if cap / unit <= bins:
                 return unit, True
     return (cap / bins if cap > 0 else 1.0), False
-
-
-# ---------------------------------------------------------------- the search
-
-@dataclass
-class OptinResult:
-    """Outcome of :func:`optin_search`.
-
-    ``selection`` (keep-sets), ``trace`` (the pruned trace), ``report`` (its simulation),
-    ``achieved`` (simulated metric / unpruned metric), ``tables``.
-    """
-
-    budget: Budget
-    selection: Selection
-    trace: Trace
-    report: object
-    achieved: float
-    tables: CostTables
-    solver: str
-    iterations: int = 1
-
-    def to_dict(self) -> dict:
-        s, sel = self.report.summary, self.selection
-        return {
-            "budget": str(self.budget), "metric": self.budget.metric, "solver": self.solver,
-            "achieved_fraction": self.achieved, "predicted": sel.predicted,
-            "simulated": s.get(self.budget.metric), "base": self.tables.base,
-            "latency_s": s["latency_s"], "cycles": s["cycles"], "macs": s["macs"],
-            "energy_j": s.get("energy_j"), "edp_js": s.get("edp_js"),
-            "importance_kept": sel.importance, "head_counts": list(sel.head_counts),
-            "widths": list(sel.widths), "keep_sets": sel.keep_sets(),
-            "iterations": self.iterations,
-        }
-
-
-def optin_search(heads_imp, neurons_imp, arch, trace: Trace, budget, *, solver: str = "auto",
-                 mode: str = "analytic", tables: CostTables | None = None,
-                 min_heads: int = 0, min_neurons: int = 1, width_grid: int = 1,
-                 max_iter: int = 30, **solver_kw) -> OptinResult:
-    """Select OPTIN keep-sets meeting ``budget`` on the *simulated* metric.
-
-    Parameters
-    ----------
-    heads_imp, neurons_imp : array (L, H), (L, M)
-        Importances, higher = keep.
-    arch : ArchConfig or str
-    trace : Trace
-        Unpruned trace of the model.
-    budget : Budget or str
-        ``"latency=0.7"``, ``"edp=0.5"``, ``"macs=0.6"``...
-    solver : {"auto", "optin", "knapsack"}
-        ``auto``: the paper's SEARCH for ``macs``, knapsack for hardware metrics.
-    tables : CostTables, optional
-        Precomputed for this arch/trace/metric/mode (reuse across budgets).
-    """
-    from sim.api import simulate
-
-    budget = parse_budget(budget)
-    if solver == "auto":
-        solver = "optin" if budget.metric == "macs" else "knapsack"
-    if solver not in SOLVERS:
-        raise ConfigError(f"solver must be one of {list(SOLVERS)} or 'auto', not {solver!r}")
-    if tables is None:
-        tables = cost_tables(arch, trace, budget.metric, mode=mode, width_grid=width_grid)
-    elif tables.metric != budget.metric:
-        raise ConfigError(f"tables price {tables.metric!r}, the budget {budget.metric!r}")
-    select = select_optin if solver == "optin" else select_knapsack
-    target = budget.fraction * tables.base
-
-    def attempt(internal):
-        sel = select(heads_imp, neurons_imp, tables, internal, min_heads=min_heads,
-                     min_neurons=min_neurons, **solver_kw)
-        t = apply_selection(trace, sel)
-        rep = simulate(arch, t, mode=mode)
-        return sel, t, rep, _metric(rep, budget.metric)
-
-    sel, t, rep, value = attempt(target)
-    iters, lo, hi = 1, None, target
-    # shrink the internal budget until the simulated metric fits (non-additive metrics)
-    while value > target * (1 + 1e-12) and iters < max_iter:
-        hi = hi - (value - target) if lo is None else (lo + hi) / 2
-        try:
-            sel, t, rep, value = attempt(hi)
-        except ConfigError:
-            break
-        iters += 1
-        log.info("optin: internal budget %.4g -> simulated %.4g (target %.4g)", hi, value,
-                 target)
-    if value > target * (1 + 1e-9):
-        log.warning("optin: simulated %s %.4g exceeds the budget %.4g", budget.metric, value,
-                    target)
-    return OptinResult(budget, sel, t, rep, value / tables.base, tables, solver, iters)

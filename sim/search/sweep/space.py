@@ -1,0 +1,212 @@
+"""Sweep spaces: a grid, or a seeded random sample, over dotted arch key paths.
+
+A *point* is a plain dict ``{"array.rows": 64, "array.dataflow": "ws", ...}`` that
+:func:`sim.with_overrides` turns into a validated candidate architecture, in memory.
+
+Examples
+--------
+>>> Space.grid({"array.rows": [16, 32], "array.dataflow": ["os", "ws"]}).points()[:2]
+[{'array.rows': 16, 'array.dataflow': 'os'}, {'array.rows': 16, 'array.dataflow': 'ws'}]
+
+Tied axes give several keys the same value (square arrays):
+
+>>> Space.grid({("array.rows", "array.cols"): [8, 16]}).points()
+[{'array.rows': 8, 'array.cols': 8}, {'array.rows': 16, 'array.cols': 16}]
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.errors import ConfigError
+
+__all__ = ["Space", "Uniform", "parse_axis", "parse_value"]
+
+
+@dataclass(frozen=True)
+class Uniform:
+    """A continuous (or integer) range for random sampling.
+
+    Parameters
+    ----------
+    low, high : float
+        Inclusive bounds, in the unit of the key (e.g. MHz for ``clock_mhz``).
+    log : bool
+        Sample uniformly in log space (both bounds must be > 0).
+    integer : bool
+        Round the sample to the nearest integer.
+    """
+
+    low: float
+    high: float
+    log: bool = False
+    integer: bool = False
+
+    def __post_init__(self):
+        if not (math.isfinite(self.low) and math.isfinite(self.high)) or self.low > self.high:
+            raise ConfigError(f"range must have finite low <= high, not "
+                              f"[{self.low}, {self.high}]")
+        if self.log and self.low <= 0:
+            raise ConfigError(f"a log range must have low > 0, not {self.low}")
+
+    def sample(self, rng: np.random.Generator):
+        """One value drawn from the range."""
+        if self.log:
+            v = math.exp(rng.uniform(math.log(self.low), math.log(self.high)))
+        else:
+            v = float(rng.uniform(self.low, self.high))
+        return int(round(v)) if self.integer else v
+
+
+def _plain(v):
+    """numpy scalars to plain Python values (for hashing, JSON and Parquet)."""
+    return v.item() if hasattr(v, "item") else v
+
+
+def _norm_key(key) -> tuple:
+    keys = (key,) if isinstance(key, str) else tuple(key)
+    if not keys or any(not isinstance(k, str) or not k for k in keys):
+        raise ConfigError(f"an axis key must be a dotted key path or a tuple of them, "
+                          f"not {key!r}")
+    return keys
+
+
+class Space:
+    """Points to evaluate: a full grid or ``n`` seeded random samples.
+
+    Parameters
+    ----------
+    axes : dict
+        Key path (or tuple of key paths sharing one value) -> list of values, or a
+        :class:`Uniform` range (random spaces only).
+    n : int, optional
+        Number of random points; ``None`` means the full grid.
+    seed : int
+        Seed of the random sample (the same seed gives the same points).
+
+    Notes
+    -----
+    A random sample over list-only axes draws distinct grid points without replacement
+    (all of them when ``n`` >= grid size); with a :class:`Uniform` axis each point is an
+    independent draw.  Point order is deterministic for given ``axes``, ``n``, ``seed``.
+    """
+
+    def __init__(self, axes: dict, n: int | None = None, seed: int = 0):
+        self.axes = {}
+        keys_seen = set()
+        for key, values in axes.items():
+            keys = _norm_key(key)
+            dup = keys_seen.intersection(keys)
+            if dup:
+                raise ConfigError(f"axis key(s) {sorted(dup)} given twice")
+            keys_seen.update(keys)
+            if not isinstance(values, Uniform):
+                values = [_plain(v) for v in values]
+                if not values:
+                    raise ConfigError(f"axis {'+'.join(keys)} has no values")
+            self.axes[keys] = values
+        if n is not None and (not isinstance(n, (int, np.integer)) or n < 1):
+            raise ConfigError(f"n (random points) must be an integer >= 1, not {n!r}")
+        if n is None and any(isinstance(v, Uniform) for v in self.axes.values()):
+            raise ConfigError("a Uniform range needs a random space (give n)")
+        self.n, self.seed = (None if n is None else int(n)), int(seed)
+
+    @classmethod
+    def grid(cls, axes: dict) -> Space:
+        """Every combination of the axes' values."""
+        return cls(axes)
+
+    @classmethod
+    def random(cls, axes: dict, n: int, seed: int = 0) -> Space:
+        """``n`` points drawn with ``seed`` (see the class notes)."""
+        return cls(axes, n=n, seed=seed)
+
+    @property
+    def keys(self) -> list:
+        """Every dotted key path the space sets, in column order."""
+        return [k for keys in self.axes for k in keys]
+
+    @property
+    def grid_size(self) -> float:
+        """Number of grid points (``inf`` with a continuous axis)."""
+        if any(isinstance(v, Uniform) for v in self.axes.values()):
+            return math.inf
+        return math.prod(len(v) for v in self.axes.values())
+
+    def _point(self, choice: list) -> dict:
+        point = {}
+        for keys, value in zip(self.axes, choice):
+            for k in keys:
+                point[k] = value
+        return point
+
+    def points(self) -> list:
+        """The points, each a dict of dotted key path -> plain Python value."""
+        lists = list(self.axes.values())
+        if self.n is None:
+            idx = np.indices([len(v) for v in lists]).reshape(len(lists), -1).T
+            return [self._point([v[i] for v, i in zip(lists, row)]) for row in idx]
+        rng = np.random.default_rng(self.seed)
+        size = self.grid_size
+        if size < math.inf:
+            picks = (range(size) if self.n >= size
+                     else sorted(int(i) for i in rng.choice(size, self.n, replace=False)))
+            out = []
+            for flat in picks:
+                choice = []
+                for v in reversed(lists):
+                    flat, i = divmod(flat, len(v))
+                    choice.append(v[i])
+                out.append(self._point(choice[::-1]))
+            return out
+        return [self._point([v.sample(rng) if isinstance(v, Uniform)
+                             else v[int(rng.integers(len(v)))] for v in lists])
+                for _ in range(self.n)]
+
+    def __len__(self):
+        return len(self.points()) if self.n is not None else int(self.grid_size)
+
+    def __repr__(self):
+        kind = "grid" if self.n is None else f"random n={self.n} seed={self.seed}"
+        return f"<Space {kind}: {', '.join('+'.join(k) for k in self.axes)}>"
+
+
+def parse_value(text: str):
+    """A CLI value: int, then float, then ``true``/``false``, else the string."""
+    text = text.strip()
+    for conv in (int, float):
+        try:
+            return conv(text)
+        except ValueError:
+            pass
+    low = text.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    return text
+
+
+def parse_axis(text: str):
+    """Parse a CLI axis ``key[,key2]=v1,v2,...`` or a range ``key=lo:hi[:log][:int]``.
+
+    Returns ``(keys, values)``: a tuple of key paths and a list or :class:`Uniform`.
+    """
+    if "=" not in text:
+        raise ConfigError(f"axis {text!r}: expected key.path=v1,v2,... "
+                          "(e.g. array.rows=16,32,64) or key.path=lo:hi[:log][:int]")
+    lhs, _, rhs = text.partition("=")
+    keys = tuple(k.strip() for k in lhs.split(",") if k.strip())
+    if not keys or not rhs.strip():
+        raise ConfigError(f"axis {text!r}: needs key path(s) and value(s)")
+    if ":" in rhs and "," not in rhs:
+        parts = rhs.split(":")
+        flags = {p.strip().lower() for p in parts[2:]}
+        if len(parts) < 2 or not flags <= {"log", "int"}:
+            raise ConfigError(f"range {text!r}: expected lo:hi[:log][:int]")
+        lo, hi = parse_value(parts[0]), parse_value(parts[1])
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (lo, hi)):
+            raise ConfigError(f"range {text!r}: bounds must be numbers")
+        return keys, Uniform(float(lo), float(hi), log="log" in flags, integer="int" in flags)
+    return keys, [parse_value(v) for v in rhs.split(",") if v.strip()]

@@ -1,0 +1,289 @@
+"""PIVOT Phase 1 on a torch model: CKA between encoder branches, effort outputs, fine-tuning.
+
+Path-Score (docs/references.md#pivot-path-score; an assumption where the PIVOT paper is
+silent): on a calibration batch of the
+**pretrained** model, the redundancy of encoder ``j`` is
+
+    r_j = CKA(MLP_{j-1}, A_j)
+
+the CKA between the MLP branch output of encoder ``j-1`` and the attention branch output of
+encoder ``j`` (high = the attention adds little: skip it).  :func:`cka_matrix` computes the
+CKA values; the pure-numpy path selection (:func:`~sim.search.pivot.phase1.redundancy`,
+``path_score``, ``best_paths``, ``random_paths``) lives in :mod:`sim.search.pivot.phase1`.
+
+Options (defaults first): ``variant`` ``"linear"`` (Kornblith et al. 2019, whole calibration
+batch) or ``"unbiased"`` (minibatch unbiased HSIC accumulated over batches, as the Yale lab's
+CKA code); ``features`` ``"tokens"`` (every token of a sample flattened into one vector) or
+``"cls"`` (the first token only).
+
+Torch is imported inside the functions that need it, so :func:`class_mean_entropy` (numpy)
+can be imported without torch.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+
+from sim.errors import ConfigError
+
+__all__ = [
+    "cka_matrix", "linear_cka", "unbiased_cka", "class_mean_entropy", "effort_outputs",
+    "finetune", "VARIANTS", "FEATURES",
+]
+
+log = logging.getLogger(__name__)
+
+VARIANTS = ("linear", "unbiased")
+FEATURES = ("tokens", "cls")
+
+
+# -- CKA on Gram matrices -----------------------------------------------------------------
+
+def _center(k):
+    return k - k.mean(0, keepdim=True) - k.mean(1, keepdim=True) + k.mean()
+
+
+def _hsic1(k, lg):
+    """Unbiased HSIC of two Gram matrices whose diagonals are already zero (n >= 4)."""
+    n = k.shape[0]
+    ones = k.new_ones(n)
+    kl = k @ lg
+    t = kl.trace() + (k.sum() * lg.sum()) / ((n - 1) * (n - 2)) - 2.0 * (ones @ kl @ ones) / (
+        n - 2)
+    return t / (n * (n - 3))
+
+
+def linear_cka(x, y) -> float:
+    """Linear CKA of two feature matrices (n samples x p, n x q), biased estimator.
+
+    ``CKA = ||Yc^T Xc||_F^2 / (||Xc^T Xc||_F ||Yc^T Yc||_F)`` with column-centred X, Y.
+    """
+    import torch
+
+    x, y = (torch.as_tensor(v, dtype=torch.float64).reshape(len(v), -1) for v in (x, y))
+    k, lg = _center(x @ x.T), _center(y @ y.T)
+    return float((k * lg).sum() / (k.norm() * lg.norm()))
+
+
+def unbiased_cka(x, y, batch_size: int | None = None) -> float:
+    """Minibatch CKA with the unbiased HSIC estimator, summed over batches of
+    ``batch_size`` samples (all samples in one batch by default)."""
+    import torch
+
+    x, y = (torch.as_tensor(v, dtype=torch.float64).reshape(len(v), -1) for v in (x, y))
+    b = batch_size or len(x)
+    acc = torch.zeros(3, dtype=torch.float64)
+    for s in range(0, len(x) - 3, b):
+        xs, ys = x[s:s + b], y[s:s + b]
+        if len(xs) < 4:
+            break
+        k, lg = xs @ xs.T, ys @ ys.T
+        k.fill_diagonal_(0)
+        lg.fill_diagonal_(0)
+        acc += torch.stack([_hsic1(k, lg), _hsic1(k, k), _hsic1(lg, lg)])
+    return float(acc[0] / (acc[1] * acc[2]).sqrt())
+
+
+# -- features of a timm ViT -----------------------------------------------------------------
+
+def _collect(model, x, features, batch_size):
+    """Per minibatch, yield ``{("mlp", i) | ("attn", j) | ("embed", 0): (b, p) tensor}``."""
+    import torch
+
+    blocks = getattr(model, "blocks", None)
+    if blocks is None or not len(blocks):
+        raise ConfigError(f"CKA needs a timm-style ViT with `blocks`, not "
+                          f"{type(model).__name__}")
+    store, hooks = {}, []
+
+    def keep(key):
+        def hook(mod, args, out):
+            t = out[0] if isinstance(out, tuple) else out
+            t = t[:, 0] if features == "cls" else t
+            store[key] = t.detach().reshape(t.shape[0], -1).to(torch.float64)
+        return hook
+
+    def pre(mod, args):
+        t = args[0][:, 0] if features == "cls" else args[0]
+        store[("embed", 0)] = t.detach().reshape(t.shape[0], -1).to(torch.float64)
+
+    try:
+        hooks.append(blocks[0].register_forward_pre_hook(pre))
+        for i, blk in enumerate(blocks):
+            hooks.append(blk.attn.register_forward_hook(keep(("attn", i))))
+            hooks.append(blk.mlp.register_forward_hook(keep(("mlp", i))))
+        was = model.training
+        model.eval()
+        with torch.no_grad():
+            for s in range(0, len(x), batch_size):
+                store.clear()
+                model(x[s:s + batch_size])
+                yield dict(store)
+        model.train(was)
+    finally:
+        for h in hooks:
+            h.remove()
+
+
+def cka_matrix(model, x, *, variant: str = "linear", features: str = "tokens",
+               batch_size: int = 64) -> dict:
+    """CKA between every MLP output and every attention output of a ViT.
+
+    Parameters
+    ----------
+    model : timm VisionTransformer (pretrained, every attention running)
+    x : torch.Tensor
+        Calibration images ``(n, C, H, W)``; ``n >= 4``.
+    variant : {"linear", "unbiased"}
+        Linear CKA on the whole batch, or unbiased HSIC summed over minibatches of
+        ``batch_size`` (>= 4) samples.
+    features : {"tokens", "cls"}
+        All tokens of a sample flattened, or the CLS (first) token.
+
+    Returns
+    -------
+    dict with ``matrix`` (depth x depth, ``[i, j] = CKA(MLP_i, A_j)``), ``embed``
+    (length depth, ``CKA(patch embedding, A_j)``) and the settings.
+    """
+    import torch
+
+    if variant not in VARIANTS:
+        raise ConfigError(f"variant must be one of {list(VARIANTS)}, not {variant!r}")
+    if features not in FEATURES:
+        raise ConfigError(f"features must be one of {list(FEATURES)}, not {features!r}")
+    if len(x) < 4 or batch_size < 4:
+        raise ConfigError(f"CKA needs >= 4 calibration samples and batch_size >= 4, not "
+                          f"n = {len(x)}, batch_size = {batch_size}")
+    depth = len(model.blocks)
+    srcs = [("embed", 0)] + [("mlp", i) for i in range(depth)]
+    dsts = [("attn", j) for j in range(depth)]
+    if variant == "linear":
+        parts = {}
+        for feats in _collect(model, x, features, batch_size):
+            for k, v in feats.items():
+                parts.setdefault(k, []).append(v)
+        grams = {}
+        for k, v in parts.items():
+            f = torch.cat(v)
+            grams[k] = _center(f @ f.T)
+        num = {(a, b): float((grams[a] * grams[b]).sum()) for a in srcs for b in dsts}
+        norm = {k: float(g.norm()) for k, g in grams.items()}
+    else:
+        num = dict.fromkeys([(a, b) for a in srcs for b in dsts], 0.0)
+        sq = dict.fromkeys(srcs + dsts, 0.0)
+        for feats in _collect(model, x, features, batch_size):
+            if len(next(iter(feats.values()))) < 4:
+                continue
+            grams = {}
+            for k, f in feats.items():
+                g = f @ f.T
+                g.fill_diagonal_(0)
+                grams[k] = g
+            for k in sq:
+                sq[k] += float(_hsic1(grams[k], grams[k]))
+            for a in srcs:
+                for b in dsts:
+                    num[(a, b)] += float(_hsic1(grams[a], grams[b]))
+        norm = {k: math.sqrt(max(v, 0.0)) for k, v in sq.items()}
+
+    def cka(a, b):
+        d = norm[a] * norm[b]
+        return num[(a, b)] / d if d > 0 else float("nan")
+
+    m = np.array([[cka(("mlp", i), ("attn", j)) for j in range(depth)]
+                  for i in range(depth)])
+    embed = np.array([cka(("embed", 0), ("attn", j)) for j in range(depth)])
+    return {"matrix": m, "embed": embed, "variant": variant, "features": features,
+            "n": int(len(x)), "batch_size": int(batch_size)}
+
+
+# -- efforts from a torch model ---------------------------------------------------------------
+
+def class_mean_entropy(logits, axis: int = -1) -> np.ndarray:
+    """PIVOT's routing entropy ``H = -(1/C) sum_c p_c ln p_c`` (nats), ``p = softmax(logits)``.
+
+    Computed from log-softmax, so it never gives NaN when a probability underflows
+    (PIVOT's code computes ``p * log p`` and turns such inputs into NaN, i.e. errors).
+    Pure numpy: works on logits from any framework.
+    """
+    z = np.asarray(logits, dtype=np.float64)
+    z = z - z.max(axis=axis, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
+    p = np.exp(logp)
+    return -(p * logp).sum(axis=axis) / z.shape[axis]
+
+
+def effort_outputs(model, x, y, batch_size: int = 256):
+    """Per-input class-mean entropy and correctness of ``model`` on ``(x, y)``.
+
+    Returns ``(entropy, correct, logits)`` as numpy arrays (entropy NaN-safe,
+    :func:`class_mean_entropy`)."""
+    import torch
+
+    was = model.training
+    model.eval()
+    with torch.no_grad():
+        logits = torch.cat([model(x[s:s + batch_size]) for s in range(0, len(x), batch_size)])
+    model.train(was)
+    z = logits.double().numpy()
+    correct = z.argmax(1) == np.asarray(y)
+    return class_mean_entropy(z), correct, z
+
+
+def finetune(model, x, y, *, epochs: int = 10, lr: float = 1e-3, batch_size: int = 64,
+             weight_decay: float = 0.05, entropy_weight: float = 1.0, teacher=None,
+             kd_weight: float = 0.5, label_smoothing: float = 0.1, seed: int = 0):
+    """Fine-tune an effort in place with PIVOT's entropy-aware loss (small, generic loop).
+
+    ``loss = CE(z, y; label_smoothing) + kd_weight * KL(teacher || student)
+    + entropy_weight * acc_batch * mean_i H_i``, with ``H_i`` the Shannon entropy of the
+    softmax and ``acc_batch`` the (detached) batch accuracy.  PIVOT uses
+    ``1000 * acc * mean(class-mean entropy)`` on 1000 classes, which is ``1.0 * acc *
+    mean(Shannon entropy)``: the default keeps that strength for any class count.  The
+    entropy term makes confident predictions cheap, which is what entropy routing needs.
+    AdamW with a cosine schedule; no EMA, no token loss, no augmentation (PIVOT's
+    35-epoch ImageNet recipe: docs/references.md#pivot-models-and-fine-tuning).  Returns the
+    per-epoch mean losses.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    g = torch.Generator().manual_seed(seed)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr,
+                            weight_decay=weight_decay)
+    steps = epochs * math.ceil(len(x) / batch_size)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, steps))
+    y = torch.as_tensor(y)
+    if teacher is not None:
+        teacher.eval()
+    model.train()
+    history = []
+    for _ in range(epochs):
+        perm = torch.randperm(len(x), generator=g)
+        total, count = 0.0, 0
+        for s in range(0, len(x), batch_size):
+            idx = perm[s:s + batch_size]
+            xb, yb = x[idx], y[idx]
+            z = model(xb)
+            loss = F.cross_entropy(z, yb, label_smoothing=label_smoothing)
+            logp = z.log_softmax(-1)
+            if teacher is not None and kd_weight:
+                with torch.no_grad():
+                    pt = teacher(xb).softmax(-1)
+                loss = loss + kd_weight * F.kl_div(logp, pt, reduction="batchmean")
+            if entropy_weight:
+                h = -(logp.exp() * logp).sum(-1)
+                acc = (z.argmax(-1) == yb).float().mean().detach()
+                loss = loss + entropy_weight * acc * h.mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += loss.item() * len(idx)
+            count += len(idx)
+        history.append(total / count)
+    model.eval()
+    return history
