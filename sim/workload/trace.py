@@ -226,12 +226,22 @@ def trace_from_dict(data, source: str = "<dict>") -> Trace:
 
 
 def load_trace(path) -> Trace:
-    """Load and validate a trace file (YAML or JSON)."""
-    return trace_from_dict(read_yaml(path, TraceError), source=str(path))
+    """Load and validate a trace file (YAML or JSON); ``schema_version: 2`` files give an
+    :class:`~sim.workload.ops_trace.OpsTrace` (op list, see ``docs/traces.md``)."""
+    data = read_yaml(path, TraceError)
+    if isinstance(data, dict) and data.get("schema_version") == 2:
+        from sim.workload.ops_trace import ops_trace_from_dict
+
+        return ops_trace_from_dict(data, source=str(path))
+    return trace_from_dict(data, source=str(path))
 
 
 def trace_to_dict(trace: Trace) -> dict:
-    """Plain dict in the file schema (inverse of :func:`trace_from_dict`)."""
+    """Plain dict in the file schema (inverse of :func:`trace_from_dict`); v2 op lists too."""
+    if not isinstance(trace, Trace):
+        from sim.workload.ops_trace import ops_trace_to_dict
+
+        return ops_trace_to_dict(trace)
     layers = []
     for lt in trace.layers:
         d = {"index": lt.index, "tokens": lt.tokens, "attention": lt.attention,

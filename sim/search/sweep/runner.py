@@ -37,6 +37,7 @@ from sim.search.sweep.executors import Executor, make_executor
 from sim.search.sweep.space import Space
 from sim.search.sweep.store import load_results, open_store, rows_to_frame
 from sim.workload import Trace, as_trace, trace_to_dict
+from sim.workload.ops_trace import OpsTrace
 
 __all__ = [
     "sweep", "run_batch", "simulate_summary", "point_key", "trace_hash", "resolve_traces",
@@ -83,7 +84,7 @@ def resolve_traces(traces) -> list:
         traces = [traces]
     out = []
     for t in traces:
-        if isinstance(t, (Trace, str, Path)):
+        if isinstance(t, (Trace, OpsTrace, str, Path)):  # v1 Trace or v2 OpsTrace
             out.append(as_trace(t))
         else:
             raise ConfigError(f"traces must be Trace objects, trace files or model names, "
