@@ -270,16 +270,18 @@ def _first_last(demand: np.ndarray, served: list):
 
 
 def simulate_layer(layer: Layer, dataflow: str, rows: int, cols: int, sram_kb, mode: str,
-                   bandwidth_words=None, offsets=(0, 10_000_000, 20_000_000)) -> dict:
+                   bandwidth_words=None, offsets=(0, 10_000_000, 20_000_000),
+                   traces=False) -> dict:
     """One layer through SCALE-Sim's compute + memory model; returns its report items.
 
     ``sram_kb`` = (ifmap, filter, ofmap) in kB of 1-byte words; ``mode`` ``"USER"`` uses
     ``bandwidth_words`` = (ifmap fill, filter fill, ofmap drain) words/cycle, ``"CALC"``
     fills at 10 and drains at ``cols`` words/cycle without read stalls.  Keys: ``compute``
-    (6 values of COMPUTE_REPORT), ``bandwidth`` (6), ``detail`` (18), in report order.
+    (6 values of COMPUTE_REPORT), ``bandwidth`` (6), ``detail`` (18), in report order;
+    with ``traces`` also ``sram_traces``: name -> (service cycle per row, demand matrix).
     """
     mats = layer_matrices(layer, dataflow, rows, cols, offsets)
-    words = [kb * 1024 for kb in sram_kb]
+    words = [math.floor(kb * 1024) for kb in sram_kb]
     if mode == "USER":
         bw_i, bw_f, bw_o = bandwidth_words
         ibuf = UserReadBuffer(words[0], bw_i, mats.ifmap_prefetch)
@@ -319,4 +321,9 @@ def simulate_layer(layer: Layer, dataflow: str, rows: int, cols: int, sram_kb, m
                sum(mats.compute_util) / len(mats.compute_util) * 100]
     bandwidth = [s[2] / total for s in sram] + [d[2] / (d[1] - d[0] + 1) for d in dram]
     detail = [x for trio in sram + dram for x in trio]
-    return {"compute": compute, "bandwidth": bandwidth, "detail": detail}
+    out = {"compute": compute, "bandwidth": bandwidth, "detail": detail}
+    if traces:
+        out["sram_traces"] = {"IFMAP": (served_i, mats.ifmap_demand),
+                              "FILTER": (served_f, mats.filter_demand),
+                              "OFMAP": (served_o, mats.ofmap_demand)}
+    return out
