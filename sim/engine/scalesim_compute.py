@@ -44,7 +44,7 @@ class Layer:
     stride: int
 
     @classmethod
-    def gemm(cls, name: str, m: int, n: int, k: int) -> "Layer":
+    def gemm(cls, name: str, m: int, n: int, k: int) -> Layer:
         """``out[M, N] = A[M, K] @ B[K, N]`` as SCALE-Sim's 1 x K conv."""
         return cls(name, m, k, 1, k, 1, n, 1)
 
