@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["Layer", "LayerMatrices", "layer_matrices", "operand_matrices", "skew",
-           "antidiagonal_order"]
+           "antidiagonal_order", "prefetch_matrices", "fold_stats"]
 
 
 @dataclass(frozen=True)
@@ -141,7 +141,61 @@ def layer_matrices(layer: Layer, dataflow: str, rows: int, cols: int,
     """Demand/prefetch matrices, SRAM counts and per-fold utilisations of one layer."""
     ifm, flt, ofm = operand_matrices(layer, offsets)
     build = {"os": _os, "ws": _ws, "is": _is}[dataflow]
-    return build(ifm, flt, ofm, rows, cols)
+    mats = build(ifm, flt, ofm, rows, cols)
+    mats.ifmap_prefetch, mats.filter_prefetch = prefetch_matrices(ifm, flt, dataflow, rows,
+                                                                  cols)
+    return mats
+
+
+def prefetch_matrices(ifm, flt, dataflow: str, R: int, C: int):
+    """(ifmap, filter) fetch order of the USER-mode read buffers (flattened row-major)."""
+    if dataflow == "os":
+        sr, sc, t = ifm.shape[0], flt.shape[1], ifm.shape[1]
+        pre_i = np.vstack([_pad(ifm.T[:, r * R:(r + 1) * R], t, R)
+                           for r in range(math.ceil(sr / R))])
+        pre_f = np.vstack([_pad(flt[:, c * C:(c + 1) * C], t, C)
+                           for c in range(math.ceil(sc / C))])
+        return antidiagonal_order(pre_i)[None, :], antidiagonal_order(pre_f)[None, :]
+    if dataflow == "ws":
+        sr, sc, t = ifm.shape[1], flt.shape[1], ifm.shape[0]
+        pre_i = np.vstack([_pad(ifm[:, r * R:(r + 1) * R], t, R)
+                           for r in range(math.ceil(sr / R))])
+        pre_f = np.vstack([_pad(flt[:, c * C:(c + 1) * C], flt.shape[0], C)
+                           for c in range(math.ceil(sc / C))])
+        return antidiagonal_order(pre_i)[None, :], pre_f
+    sr, sc, t = ifm.shape[1], ifm.shape[0], flt.shape[1]
+    pre_i = np.vstack([_pad(ifm.T[:, c * C:(c + 1) * C], sr, C)
+                       for c in range(math.ceil(sc / C))])
+    pre_f = np.vstack([_pad(flt[r * R:(r + 1) * R, :].T, t, R)
+                       for r in range(math.ceil(sr / R))])
+    return pre_i, antidiagonal_order(pre_f)[None, :]
+
+
+def fold_stats(layer: Layer, dataflow: str, R: int, C: int):
+    """SRAM counts and per-fold utilisations without building the matrices.
+
+    Returns ``(ifmap_reads, filter_reads, ofmap_writes, mapping_eff, compute_util)`` equal
+    to :func:`layer_matrices`' (same float operations in the same order).
+    """
+    px, win, nf = layer.pixels, layer.window, layer.num_filters
+    sr, sc, t = {"os": (px, nf, win), "ws": (win, nf, px), "is": (win, px, nf)}[dataflow]
+    fr_n, fc_n = math.ceil(sr / R), math.ceil(sc / C)
+    fold_rows = t - 1 + R if dataflow == "os" else 2 * R + C + t - 2
+    eff, util = [], []
+    for fc in range(fc_n):
+        cc = min(C, sc - fc * C)
+        for fr in range(fr_n):
+            rr = min(R, sr - fr * R)
+            e, u = _fold_util(rr * cc, t, R, C, fold_rows, C)
+            eff.append(e)
+            util.append(u)
+    if dataflow == "os":
+        counts = (fc_n * t * sr, fr_n * t * sc, sr * sc + fr_n * fc_n * (R + C))
+    elif dataflow == "ws":
+        counts = (fc_n * t * sr, sr * sc, fr_n * t * sc)
+    else:
+        counts = (sr * sc, fc_n * t * sr, fr_n * t * sc)
+    return (*counts, eff, util)
 
 
 def _fold_util(used: int, t: int, rows: int, cols: int, fold_rows: int, fold_cols: int):
@@ -153,8 +207,6 @@ def _os(ifm, flt, ofm, R, C) -> LayerMatrices:
     sr, sc, t = ifm.shape[0], flt.shape[1], ifm.shape[1]
     fr_n, fc_n = math.ceil(sr / R), math.ceil(sc / C)
     ifm_t = ifm.T
-    pre_i = np.vstack([_pad(ifm_t[:, r * R:(r + 1) * R], t, R) for r in range(fr_n)])
-    pre_f = np.vstack([_pad(flt[:, c * C:(c + 1) * C], t, C) for c in range(fc_n)])
     di, df_, do, eff, util = [], [], [], [], []
     reads_i = reads_f = writes = 0
     for fc in range(fc_n):
@@ -172,18 +224,13 @@ def _os(ifm, flt, ofm, R, C) -> LayerMatrices:
             eff.append(e)
             util.append(u)
             do.append(skew(fold))
-    return LayerMatrices(np.vstack(di), np.vstack(df_), np.vstack(do),
-                         antidiagonal_order(pre_i)[None, :],
-                         antidiagonal_order(pre_f)[None, :],
+    return LayerMatrices(np.vstack(di), np.vstack(df_), np.vstack(do), None, None,
                          reads_i, reads_f, writes, eff, util)
 
 
 def _ws(ifm, flt, ofm, R, C) -> LayerMatrices:
     sr, sc, t = ifm.shape[1], flt.shape[1], ifm.shape[0]
     fr_n, fc_n = math.ceil(sr / R), math.ceil(sc / C)
-    pre_i = np.vstack([_pad(ifm[:, r * R:(r + 1) * R], t, R) for r in range(fr_n)])
-    pre_f = np.vstack([_pad(flt[:, c * C:(c + 1) * C], flt.shape[0], C)
-                       for c in range(fc_n)])
     di, df_, do, eff, util = [], [], [], [], []
     reads_i = reads_f = writes = 0
     for fc in range(fc_n):
@@ -201,8 +248,7 @@ def _ws(ifm, flt, ofm, R, C) -> LayerMatrices:
             o = ofm[:, fc * C:(fc + 1) * C]
             writes += o.size
             do.append(skew(np.vstack([_gap(2 * R - 1, C), _pad(o, t, C)])))
-    return LayerMatrices(np.vstack(di), np.vstack(df_), np.vstack(do),
-                         antidiagonal_order(pre_i)[None, :], pre_f,
+    return LayerMatrices(np.vstack(di), np.vstack(df_), np.vstack(do), None, None,
                          reads_i, reads_f, writes, eff, util)
 
 
@@ -210,8 +256,6 @@ def _is(ifm, flt, ofm, R, C) -> LayerMatrices:
     sr, sc, t = ifm.shape[1], ifm.shape[0], flt.shape[1]
     fr_n, fc_n = math.ceil(sr / R), math.ceil(sc / C)
     ifm_t = ifm.T
-    pre_i = np.vstack([_pad(ifm_t[:, c * C:(c + 1) * C], sr, C) for c in range(fc_n)])
-    pre_f = np.vstack([_pad(flt[r * R:(r + 1) * R, :].T, t, R) for r in range(fr_n)])
     di, df_, do, eff, util = [], [], [], [], []
     reads_i = reads_f = writes = 0
     for fc in range(fc_n):
@@ -229,6 +273,5 @@ def _is(ifm, flt, ofm, R, C) -> LayerMatrices:
             o = ofm[fc * C:(fc + 1) * C, :].T
             writes += o.size
             do.append(skew(np.vstack([_gap(2 * R - 1, C), _pad(o, t, C)])))
-    return LayerMatrices(np.vstack(di), np.vstack(df_), np.vstack(do),
-                         pre_i, antidiagonal_order(pre_f)[None, :],
+    return LayerMatrices(np.vstack(di), np.vstack(df_), np.vstack(do), None, None,
                          reads_i, reads_f, writes, eff, util)
