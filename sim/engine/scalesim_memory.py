@@ -27,11 +27,16 @@ import math
 
 import numpy as np
 
-from sim.engine.scalesim_compute import Layer
+from sim.engine.scalesim_compute import (
+    Layer,
+    fold_stats,
+    operand_matrices,
+    prefetch_matrices,
+)
 from sim.engine.scalesim_memory_reference import simulate_layer
 from sim.errors import ConfigError
 
-__all__ = ["simulate_layers", "scalesim_memory_for_gemms", "scalesim_params"]
+__all__ = ["simulate_layers", "fast_layer", "scalesim_memory_for_gemms", "scalesim_params"]
 
 OFFSETS = (0, 10_000_000, 20_000_000)
 
@@ -45,10 +50,91 @@ def simulate_layers(layers, dataflow, rows, cols, sram_kb, mode, bandwidth_words
     """
     out = []
     for layer in layers:
-        res = simulate_layer(layer, dataflow, rows, cols, sram_kb, mode, bandwidth_words,
-                             offsets, traces=traces)
+        if reference or traces:
+            res = simulate_layer(layer, dataflow, rows, cols, sram_kb, mode, bandwidth_words,
+                                 offsets, traces=traces)
+        else:
+            res = fast_layer(layer, dataflow, rows, cols, sram_kb, mode, bandwidth_words,
+                             offsets)
         out.append(res)
     return out
+
+
+def _line_table(prefetch, offset, n_addr, words, bw):
+    """CSR ``local address -> hash-line ids`` of a USER read buffer, and its sizes."""
+    flat = prefetch.ravel()
+    fetch_rows = -(-flat.size // bw)
+    valid = flat[flat != -1] - offset
+    per_line = -(-words // 100)
+    line = np.arange(valid.size, dtype=np.int64) // per_line
+    order = np.argsort(valid, kind="stable")
+    start = np.zeros(n_addr + 1, dtype=np.int64)
+    np.cumsum(np.bincount(valid, minlength=n_addr), out=start[1:])
+    n_lines = valid.size // per_line + 1
+    active = math.ceil(words * 0.5)
+    n_act = min(n_lines, -(-active // per_line))
+    n_pre = min(n_lines - n_act, -(-(words - active) // per_line))
+    st = np.zeros(14, dtype=np.int64)
+    st[:9] = (bw, active, words - active, fetch_rows, n_lines, n_act, n_pre, 0, n_act)
+    return st, start, np.ascontiguousarray(line[order])
+
+
+def fast_layer(layer: Layer, dataflow, rows, cols, sram_kb, mode, bandwidth_words=None,
+               offsets=OFFSETS) -> dict:
+    """:func:`simulate_layer`'s result from the Numba kernel (identical numbers)."""
+    from sim.engine._kernels import scalesim_memory as _k
+
+    words = [math.floor(kb * 1024) for kb in sram_kb]
+    user = mode == "USER"
+    bws = tuple(bandwidth_words) if user else (10, 10, cols)
+    ho, wo = layer.ofmap_hw
+    geo = np.array([("os", "ws", "is").index(dataflow), rows, cols, layer.ifmap_h,
+                    layer.ifmap_w, layer.filt_h, layer.filt_w, layer.channels,
+                    layer.num_filters, layer.stride, ho, wo], dtype=np.int64)
+    par = np.array([int(user), *words, *bws], dtype=np.int64)
+    n_i = layer.ifmap_h * layer.ifmap_w * layer.channels
+    n_f = layer.window * layer.num_filters
+    reads_i, reads_f, writes_o, eff, util = fold_stats(layer, dataflow, rows, cols)
+    unset = -(1 << 62)
+    empty = np.zeros(1, dtype=np.int64)
+    if user:
+        ifm, flt, _ = operand_matrices(layer, (0, 0, 0))
+        pre_i, pre_f = prefetch_matrices(ifm, flt, dataflow, rows, cols)
+        st_i, start_i, lines_i = _line_table(pre_i, 0, n_i, words[0], bws[0])
+        st_f, start_f, lines_f = _line_table(pre_f, 0, n_f, words[1], bws[1])
+        est = (empty,) * 6
+    else:
+        st_i, st_f = (np.zeros(16, dtype=np.int64) for _ in range(2))
+        for st, w in ((st_i, words[0]), (st_f, words[1])):
+            st[_k.E_PER], st[_k.E_RE] = w // 100, 49
+            st[_k.E_PFS] = st[_k.E_PFE] = -1
+            st[_k.E_LS], st[_k.E_LE] = -2, -1
+        start_i = lines_i = start_f = lines_f = empty
+        est = (np.full(n_i, -1, dtype=np.int64), np.full(n_i, -1, dtype=np.int64),
+               np.zeros(max(1, words[0] // 100), dtype=np.int64),
+               np.full(n_f, -1, dtype=np.int64), np.full(n_f, -1, dtype=np.int64),
+               np.zeros(max(1, words[1] // 100), dtype=np.int64))
+    st_o = np.zeros(11, dtype=np.int64)
+    active_o = math.ceil(words[2] * 0.5)
+    st_o[:4] = (bws[2], active_o, words[2] - active_o, words[2])
+    st_o[_k.W_FIRST] = st_o[_k.W_LAST] = unset
+    wlines = np.zeros(writes_o + 2, dtype=np.int64)
+    out = np.zeros(len(_k.OUT_KEYS), dtype=np.int64)
+    _k.scalesim_layer(geo, par, st_i, st_f, st_o, start_i, lines_i, start_f, lines_f,
+                      *est, wlines, out)
+    v = dict(zip(_k.OUT_KEYS, out.tolist()))
+    total = v["total"]
+    sram = [(float(v["sram_i_first"]), float(v["sram_i_last"]), reads_i),
+            (float(v["sram_f_first"]), float(v["sram_f_last"]), reads_f),
+            (float(v["sram_o_first"]), float(v["sram_o_last"]), writes_o)]
+    dram = [(float(v[f"dram_{x}_first"]), float(v[f"dram_{x}_last"]), v[f"dram_{x}_acc"])
+            for x in ("i", "f", "o")]
+    overall = int(dram[2][1] - min(dram[0][0], dram[1][0]))
+    compute = [overall, total, v["stalls"], (layer.macs * 100) / (total * rows * cols),
+               sum(eff) / len(eff) * 100, sum(util) / len(util) * 100]
+    bandwidth = [x[2] / total for x in sram] + [d[2] / (d[1] - d[0] + 1) for d in dram]
+    return {"compute": compute, "bandwidth": bandwidth,
+            "detail": [x for trio in sram + dram for x in trio]}
 
 
 def scalesim_params(arch):
