@@ -34,7 +34,7 @@ from sim.engine.scalesim_compute import (
     prefetch_matrices,
 )
 from sim.engine.scalesim_memory_reference import simulate_layer
-from sim.errors import ConfigError
+from sim.errors import ConfigError, SimulationError
 
 __all__ = ["simulate_layers", "fast_layer", "scalesim_memory_for_gemms", "scalesim_params"]
 
@@ -124,6 +124,9 @@ def fast_layer(layer: Layer, dataflow, rows, cols, sram_kb, mode, bandwidth_word
                       *est, wlines, out)
     v = dict(zip(_k.OUT_KEYS, out.tolist()))
     total = v["total"]
+    if total == 0:
+        raise SimulationError(f"layer {layer.name}: Total Cycles = 0 (one demand row); "
+                              "SCALE-Sim divides by it and crashes")
     sram = [(float(v["sram_i_first"]), float(v["sram_i_last"]), reads_i),
             (float(v["sram_f_first"]), float(v["sram_f_last"]), reads_f),
             (float(v["sram_o_first"]), float(v["sram_o_last"]), writes_o)]
@@ -184,8 +187,8 @@ def scalesim_memory_for_gemms(arch, m, n, k) -> dict:
     for i in range(size):
         shape = (int(m[i]), int(n[i]), int(k[i]))
         if shape not in cache:
-            cache[shape] = simulate_layer(Layer.gemm("g", *shape), a.dataflow, a.rows, a.cols,
-                                          kb, "USER", bws)
+            cache[shape] = fast_layer(Layer.gemm("g", *shape), a.dataflow, a.rows, a.cols,
+                                      kb, "USER", bws)
         res = cache[shape]
         comp, det, bw = res["compute"], res["detail"], res["bandwidth"]
         first_read = min(det[9], det[12])

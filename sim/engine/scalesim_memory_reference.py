@@ -33,6 +33,7 @@ import math
 import numpy as np
 
 from sim.engine.scalesim_compute import Layer, layer_matrices
+from sim.errors import SimulationError
 
 __all__ = ["UserReadBuffer", "EstimateReadBuffer", "WriteBuffer", "simulate_layer"]
 
@@ -308,6 +309,9 @@ def simulate_layer(layer: Layer, dataflow: str, rows: int, cols: int, sram_kb, m
         fbuf.finish()
     obuf.finish(served_o[-1])
     total = int(max(served_o))
+    if total == 0:
+        raise SimulationError(f"layer {layer.name}: Total Cycles = 0 (one demand row); "
+                              "SCALE-Sim divides by it and crashes")
     dram = [(float(ibuf.dram_first), float(ibuf.dram_last), ibuf.accesses),
             (float(fbuf.dram_first), float(fbuf.dram_last), fbuf.accesses),
             (float(min(obuf.cycles)), float(max(obuf.cycles)), obuf.accesses)]
