@@ -61,22 +61,40 @@ def simulate_layers(layers, dataflow, rows, cols, sram_kb, mode, bandwidth_words
 
 
 def _line_table(prefetch, offset, n_addr, words, bw):
-    """CSR ``local address -> hash-line ids`` of a USER read buffer, and its sizes."""
+    """Address -> hash-line table of a USER read buffer, and its state vector.
+
+    ``start[a] >= 0``: the address occurs once, in line ``start[a]``.  Otherwise
+    ``i = -start[a] - 1`` indexes ``lines``: ``lines[i]`` = how many lines follow, then the
+    line ids (an ifmap pixel shared by overlapping conv windows).
+    """
     flat = prefetch.ravel()
     fetch_rows = -(-flat.size // bw)
     valid = flat[flat != -1] - offset
     per_line = -(-words // 100)
     line = np.arange(valid.size, dtype=np.int64) // per_line
     order = np.argsort(valid, kind="stable")
-    start = np.zeros(n_addr + 1, dtype=np.int64)
-    np.cumsum(np.bincount(valid, minlength=n_addr), out=start[1:])
+    counts = np.bincount(valid, minlength=n_addr)
+    csr = np.zeros(n_addr + 1, dtype=np.int64)
+    np.cumsum(counts, out=csr[1:])
+    sorted_lines = line[order]
+    start = np.full(n_addr, -1, dtype=np.int64)  # never fetched: an empty entry
+    single = counts == 1
+    start[single] = sorted_lines[csr[:-1][single]]
+    multi = np.flatnonzero(counts > 1)
+    chunks = [np.zeros(1, dtype=np.int64)]
+    pos = 1
+    for a in multi:
+        chunk = sorted_lines[csr[a]:csr[a + 1]]
+        start[a] = -pos - 1
+        chunks.append(np.concatenate(([chunk.size], chunk)))
+        pos += chunk.size + 1
     n_lines = valid.size // per_line + 1
     active = math.ceil(words * 0.5)
     n_act = min(n_lines, -(-active // per_line))
     n_pre = min(n_lines - n_act, -(-(words - active) // per_line))
     st = np.zeros(14, dtype=np.int64)
     st[:9] = (bw, active, words - active, fetch_rows, n_lines, n_act, n_pre, 0, n_act)
-    return st, start, np.ascontiguousarray(line[order])
+    return st, start, np.concatenate(chunks)
 
 
 def fast_layer(layer: Layer, dataflow, rows, cols, sram_kb, mode, bandwidth_words=None,
@@ -90,7 +108,9 @@ def fast_layer(layer: Layer, dataflow, rows, cols, sram_kb, mode, bandwidth_word
     ho, wo = layer.ofmap_hw
     geo = np.array([("os", "ws", "is").index(dataflow), rows, cols, layer.ifmap_h,
                     layer.ifmap_w, layer.filt_h, layer.filt_w, layer.channels,
-                    layer.num_filters, layer.stride, ho, wo], dtype=np.int64)
+                    layer.num_filters, layer.stride, ho, wo,
+                    int(layer.filt_h == layer.channels == layer.stride == 1
+                        and layer.filt_w == layer.ifmap_w)], dtype=np.int64)
     par = np.array([int(user), *words, *bws], dtype=np.int64)
     n_i = layer.ifmap_h * layer.ifmap_w * layer.channels
     n_f = layer.window * layer.num_filters

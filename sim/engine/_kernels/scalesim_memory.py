@@ -9,9 +9,9 @@ walk still visits every demand row (SCALE-Sim's stall accounting is per row) but
 costs a few integer operations per port.
 
 Arrays (all int64): ``geo`` = [df (0 os, 1 ws, 2 is), R, C, H, W, Fh, Fw, Cin, Nf, stride,
-Ho, Wo]; ``par`` = [user (1 USER, 0 CALC), words i, f, o, bw i, f, o];
-``lines_x`` = [fetch rows, hash lines, words per line] of a USER read buffer;
-``out`` receives :data:`OUT_KEYS`.
+Ho, Wo, is_gemm (1 when Fh = C = stride = 1 and Fw = W)];
+``par`` = [user (1 USER, 0 CALC), words i, f, o, bw i, f, o]; ``st_x`` = buffer state
+vectors (``U_*``, ``E_*``, ``W_*`` indices); ``out`` receives :data:`OUT_KEYS`.
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ W_BW, W_ACTIVE, W_DRAIN, W_FREE, W_FILL, W_NL, W_NEXT, W_END, W_ACC, W_FIRST, \
 @jit
 def _ifm(p, j, g):
     """Local ifmap index of output pixel ``p``, window index ``j`` (-1 off the image)."""
+    if g[12] == 1:  # a GEMM: A[p, j] = p*K + j
+        return p * g[4] + j
     fwc = g[6] * g[7]
     oy = p // g[11]
     ox = p - oy * g[11]
@@ -116,7 +118,13 @@ def _addr(op, g, fc, fr, r, port, sr, sc, t):
 @jit
 def _user_hit(st, start, lines, a):
     ws, we = st[U_WS], st[U_WE]
-    for idx in range(start[a], start[a + 1]):
+    first = start[a]
+    if first >= 0:  # the address occurs once in the fetch order: start[a] is its line
+        if ws < we:
+            return ws <= first < we
+        return first >= ws or first < we
+    base = -first - 1
+    for idx in range(base + 1, base + 1 + lines[base]):
         line = lines[idx]
         if ws < we:
             if ws <= line < we:
