@@ -106,3 +106,18 @@ def test_unsupported_arch_is_one_line_error(override, word):
     with pytest.raises(ConfigError, match=word) as err:
         scalesim_memory_for_gemms(arch, [8], [8], [8])
     assert "\n" not in str(err.value)
+
+
+@settings(max_examples=20, deadline=None)
+@given(layer=layers(), df=st.sampled_from(["os", "ws", "is"]), rows=st.integers(2, 6),
+       cols=st.integers(2, 6), mode=st.sampled_from(["USER", "CALC"]))
+def test_kernel_sram_traces_equal_reference(layer, df, rows, cols, mode):
+    args = (layer, df, rows, cols, (0.25, 0.25, 0.25), mode, (2, 3, 4))
+    try:
+        ref = simulate_layer(*args, traces=True)
+    except SimulationError:
+        return
+    fast = fast_layer(*args, traces=True)
+    for name, (served, demand) in ref["sram_traces"].items():
+        assert list(fast["sram_traces"][name][0]) == list(served)
+        assert (fast["sram_traces"][name][1] == demand).all()

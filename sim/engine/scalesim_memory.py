@@ -30,6 +30,7 @@ import numpy as np
 from sim.engine.scalesim_compute import (
     Layer,
     fold_stats,
+    layer_matrices,
     operand_matrices,
     prefetch_matrices,
 )
@@ -50,12 +51,12 @@ def simulate_layers(layers, dataflow, rows, cols, sram_kb, mode, bandwidth_words
     """
     out = []
     for layer in layers:
-        if reference or traces:
+        if reference:
             res = simulate_layer(layer, dataflow, rows, cols, sram_kb, mode, bandwidth_words,
                                  offsets, traces=traces)
         else:
             res = fast_layer(layer, dataflow, rows, cols, sram_kb, mode, bandwidth_words,
-                             offsets)
+                             offsets, traces=traces)
         out.append(res)
     return out
 
@@ -98,8 +99,9 @@ def _line_table(prefetch, offset, n_addr, words, bw):
 
 
 def fast_layer(layer: Layer, dataflow, rows, cols, sram_kb, mode, bandwidth_words=None,
-               offsets=OFFSETS) -> dict:
-    """:func:`simulate_layer`'s result from the Numba kernel (identical numbers)."""
+               offsets=OFFSETS, traces=False) -> dict:
+    """:func:`simulate_layer`'s result from the Numba kernel (identical numbers); with
+    ``traces`` the demand matrices are built in numpy for the SRAM traces."""
     from sim.engine._kernels import scalesim_memory as _k
 
     words = [math.floor(kb * 1024) for kb in sram_kb]
@@ -140,8 +142,10 @@ def fast_layer(layer: Layer, dataflow, rows, cols, sram_kb, mode, bandwidth_word
     st_o[_k.W_FIRST] = st_o[_k.W_LAST] = unset
     wlines = np.zeros(writes_o + 2, dtype=np.int64)
     out = np.zeros(len(_k.OUT_KEYS), dtype=np.int64)
+    mats = layer_matrices(layer, dataflow, rows, cols, offsets) if traces else None
+    served = np.zeros((len(mats.ofmap_demand) if traces else 0, 3), dtype=np.int64)
     _k.scalesim_layer(geo, par, st_i, st_f, st_o, start_i, lines_i, start_f, lines_f,
-                      *est, wlines, out)
+                      *est, wlines, out, served)
     v = dict(zip(_k.OUT_KEYS, out.tolist()))
     total = v["total"]
     if total == 0:
@@ -156,8 +160,13 @@ def fast_layer(layer: Layer, dataflow, rows, cols, sram_kb, mode, bandwidth_word
     compute = [overall, total, v["stalls"], (layer.macs * 100) / (total * rows * cols),
                sum(eff) / len(eff) * 100, sum(util) / len(util) * 100]
     bandwidth = [x[2] / total for x in sram] + [d[2] / (d[1] - d[0] + 1) for d in dram]
-    return {"compute": compute, "bandwidth": bandwidth,
-            "detail": [x for trio in sram + dram for x in trio]}
+    res = {"compute": compute, "bandwidth": bandwidth,
+           "detail": [x for trio in sram + dram for x in trio]}
+    if traces:
+        res["sram_traces"] = {"IFMAP": (served[:, 0], mats.ifmap_demand),
+                              "FILTER": (served[:, 1], mats.filter_demand),
+                              "OFMAP": (served[:, 2], mats.ofmap_demand)}
+    return res
 
 
 def scalesim_params(arch):

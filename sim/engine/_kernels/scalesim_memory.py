@@ -315,8 +315,9 @@ def _read_row(op, g, par, st, start, lines, last_set, cur_mark, members, fc, fr,
 
 @jit
 def scalesim_layer(g, par, st_i, st_f, st_o, start_i, lines_i, start_f, lines_f,
-                   last_i, mark_i, memb_i, last_f, mark_f, memb_f, wlines, out):
-    """Walk every demand row of one layer; fill ``out`` (see :data:`OUT_KEYS`)."""
+                   last_i, mark_i, memb_i, last_f, mark_f, memb_f, wlines, out, served):
+    """Walk every demand row of one layer; fill ``out`` (see :data:`OUT_KEYS`) and, when
+    ``served`` has one row per demand row, the ifmap/filter/ofmap service cycle of each."""
     R, C = g[1], g[2]
     sr, sc, t = _dims(g)
     fr_n = (sr + R - 1) // R
@@ -351,6 +352,10 @@ def scalesim_layer(g, par, st_i, st_f, st_o, start_i, lines_i, start_f, lines_f,
                         fl_o[0] = now
                     fl_o[1] = now
                 served_o = now
+                if served.shape[0] > i:
+                    served[i, 0] = ti
+                    served[i, 1] = tf
+                    served[i, 2] = now
                 if now > total:
                     total = now
                 stalls += max(ti - cycle - 1, tf - cycle - 1, now - cycle)
