@@ -154,3 +154,24 @@ def test_cli_bad_input_exit_2(tmp_path, capsys):
     code = main(["scalesim", "-c", str(_cfg(tmp_path, Dataflow="xx")), "-t", "nope.csv"])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "Dataflow" in err
+
+
+def test_sram_traces_equal_scalesims(tmp_path):
+    """The three SRAM traces of a small OS GEMM equal SCALE-Sim's CLI traces row for row."""
+    import json
+
+    rec = json.loads((DATA.parent / "scalesim_trace_os.json").read_text())["records"][0]
+    cfg_text = (DATA / "c00_gemm_calc_os_4x4" / "scalesim.cfg").read_text()
+    cfg_text = re.sub(r"(?m)^ArrayHeight = .*$", f"ArrayHeight = {rec['rows']}", cfg_text)
+    cfg_text = re.sub(r"(?m)^ArrayWidth = .*$", f"ArrayWidth = {rec['cols']}", cfg_text)
+    for key, kb in zip(("Ifmap", "Filter", "Ofmap"), rec["sram_kb"]):
+        cfg_text = re.sub(rf"(?m)^{key}SramSzkB = .*$", f"{key}SramSzkB = {kb}", cfg_text)
+    (tmp_path / "s.cfg").write_text(cfg_text)
+    (tmp_path / "t.csv").write_text(f"Layer, M, N, K,\ng, {rec['m']}, {rec['n']}, {rec['k']},\n")
+    assert main(["scalesim", "-c", str(tmp_path / "s.cfg"), "-t", str(tmp_path / "t.csv"),
+                 "-p", str(tmp_path / "r"), "-i", "gemm", "-s", "Y"]) == 0
+    layer = tmp_path / "r" / "c00_gemm_calc_os_4x4" / "layer0"
+    for name, rows in rec["traces"].items():
+        ours = [list(map(int, line.split(",")))
+                for line in (layer / f"{name}.csv").read_text().splitlines()]
+        assert ours == rows, name
