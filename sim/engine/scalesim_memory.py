@@ -124,7 +124,7 @@ def fast_layer(layer: Layer, dataflow, rows, cols, sram_kb, mode, bandwidth_word
         pre_i, pre_f = prefetch_matrices(ifm, flt, dataflow, rows, cols)
         st_i, start_i, lines_i = _line_table(pre_i, 0, n_i, words[0], bws[0])
         st_f, start_f, lines_f = _line_table(pre_f, 0, n_f, words[1], bws[1])
-        est = (empty,) * 6
+        est = (np.zeros((1, 2), dtype=np.int64), empty) * 2
     else:
         st_i, st_f = (np.zeros(16, dtype=np.int64) for _ in range(2))
         for st, w in ((st_i, words[0]), (st_f, words[1])):
@@ -132,9 +132,9 @@ def fast_layer(layer: Layer, dataflow, rows, cols, sram_kb, mode, bandwidth_word
             st[_k.E_PFS] = st[_k.E_PFE] = -1
             st[_k.E_LS], st[_k.E_LE] = -2, -1
         start_i = lines_i = start_f = lines_f = empty
-        est = (np.full(n_i, -1, dtype=np.int64), np.full(n_i, -1, dtype=np.int64),
+        est = (np.full((n_i, 2), -1, dtype=np.int64),
                np.zeros(max(1, words[0] // 100), dtype=np.int64),
-               np.full(n_f, -1, dtype=np.int64), np.full(n_f, -1, dtype=np.int64),
+               np.full((n_f, 2), -1, dtype=np.int64),
                np.zeros(max(1, words[1] // 100), dtype=np.int64))
     st_o = np.zeros(11, dtype=np.int64)
     active_o = math.ceil(words[2] * 0.5)

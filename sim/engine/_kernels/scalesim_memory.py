@@ -180,19 +180,20 @@ def _est_prefetch(st, first, last, pushed, partial):
 
 
 @jit
-def _est_manage(st, last_set, cur_mark, members, a, cycle):
-    s = last_set[a]
+def _est_manage(st, marks, members, a, cycle):
+    """``marks[a]`` = (last set holding ``a``, set id while ``a`` is in the current set)."""
+    s = marks[a, 0]
     if s >= 0 and s >= st[E_RS] and s < min(st[E_SET], st[E_RE] + 1):
         return
-    if cur_mark[a] == st[E_SET]:
+    if marks[a, 1] == st[E_SET]:
         return
-    cur_mark[a] = st[E_SET]
+    marks[a, 1] = st[E_SET]
     members[st[E_CNT]] = a
     st[E_CNT] += 1
     if st[E_CNT] != st[E_PER]:
         return
     for i in range(st[E_CNT]):
-        last_set[members[i]] = st[E_SET]
+        marks[members[i], 0] = st[E_SET]
     st[E_CNT] = 0
     st[E_SET] += 1
     if st[E_SET] != st[E_RE] + 1:
@@ -271,7 +272,7 @@ def _wr_serve(st, lines, now):
 
 
 @jit
-def _read_row(op, g, par, st, start, lines, last_set, cur_mark, members, fc, fr, r, ports,
+def _read_row(op, g, par, st, start, lines, marks, members, fc, fr, r, ports,
               sr, sc, t, cycle, first_last):
     """Serve one demand row of a read operand; returns the service cycle."""
     busy = False
@@ -304,7 +305,7 @@ def _read_row(op, g, par, st, start, lines, last_set, cur_mark, members, fc, fr,
                 st[E_FIRST] = cycle
                 st[E_SEEN] = 1
             busy = True
-            _est_manage(st, last_set, cur_mark, members, a, cycle)
+            _est_manage(st, marks, members, a, cycle)
         served = cycle + 1
     if busy:
         if first_last[0] == -(1 << 62):
@@ -315,7 +316,7 @@ def _read_row(op, g, par, st, start, lines, last_set, cur_mark, members, fc, fr,
 
 @jit
 def scalesim_layer(g, par, st_i, st_f, st_o, start_i, lines_i, start_f, lines_f,
-                   last_i, mark_i, memb_i, last_f, mark_f, memb_f, wlines, out, served):
+                   marks_i, memb_i, marks_f, memb_f, wlines, out, served):
     """Walk every demand row of one layer; fill ``out`` (see :data:`OUT_KEYS`) and, when
     ``served`` has one row per demand row, the ifmap/filter/ofmap service cycle of each."""
     R, C = g[1], g[2]
@@ -337,9 +338,9 @@ def scalesim_layer(g, par, st_i, st_f, st_o, start_i, lines_i, start_f, lines_f,
         for fr in range(fr_n):
             for r in range(rows):
                 cycle = i + stalls
-                ti = _read_row(0, g, par, st_i, start_i, lines_i, last_i, mark_i, memb_i,
+                ti = _read_row(0, g, par, st_i, start_i, lines_i, marks_i, memb_i,
                                fc, fr, r, ports_i, sr, sc, t, cycle, fl_i)
-                tf = _read_row(1, g, par, st_f, start_f, lines_f, last_f, mark_f, memb_f,
+                tf = _read_row(1, g, par, st_f, start_f, lines_f, marks_f, memb_f,
                                fc, fr, r, ports_f, sr, sc, t, cycle, fl_f)
                 now = cycle
                 busy = False
