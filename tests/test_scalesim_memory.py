@@ -121,3 +121,18 @@ def test_kernel_sram_traces_equal_reference(layer, df, rows, cols, mode):
     for name, (served, demand) in ref["sram_traces"].items():
         assert list(fast["sram_traces"][name][0]) == list(served)
         assert (fast["sram_traces"][name][1] == demand).all()
+
+
+def _extra_user_cases():
+    from test_memory import SCALESIM_USER_EXTRA  # 96 SCALE-Sim USER results (bench_memory)
+
+    return sorted(SCALESIM_USER_EXTRA.items())
+
+
+@pytest.mark.parametrize("case, theirs", _extra_user_cases(), ids=str)
+def test_extra_user_results_exact(case, theirs):
+    """The 96 USER-mode SCALE-Sim results kept in tests/test_memory.py, reproduced exactly."""
+    df, m, n, k, rows, cols, sram, bw = case
+    res = fast_layer(Layer.gemm("g", m, n, k), df, rows, cols, sram, "USER", bw)
+    # (Total Cycles incl. prefetch, DRAM ifmap reads, DRAM filter reads)
+    assert (res["compute"][0], res["detail"][11], res["detail"][14]) == theirs
