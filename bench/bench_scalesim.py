@@ -10,9 +10,10 @@ F = 1536, 64-dim heads; QKV, 6 x QK^T, 6 x S.V, PROJ, FC1, FC2 = 16 rows), 32x32
 SRAMs 256/256/128 kB, USER mode at 32 words/cycle on every interface, CALC mode as is.
 Both simulators run as fresh subprocesses on the same cfg and topology, traces off
 (SCALE-Sim through its class API with ``save_disk_space=True``, since its CLI ignores
-``-s``; vitsim as ``python -m sim scalesim ... -s N``): wall time, interpreter start and
-imports included.  vitsim runs ``--repeats`` times (the first may compile the Numba
-kernel; the range is reported), SCALE-Sim once per case (minutes).  The reports of the two
+``-s``; vitsim as ``python -m sim scalesim ... -s N``): wall time and child CPU time
+(user + system; robust to a busy host), interpreter start and imports included.
+vitsim runs ``--repeats`` times (the first may compile the Numba kernel; the range is
+reported), SCALE-Sim once per case (minutes).  The reports of the two
 must be equal cell for cell, else the benchmark fails.  Writes a JSON with every time.
 """
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -39,13 +41,19 @@ GEMMS = ([("QKV", 197, 1152, 384)] + [(f"QKT{h}", 197, 197, 64) for h in range(H
 REPORTS = ("COMPUTE_REPORT.csv", "BANDWIDTH_REPORT.csv", "DETAILED_ACCESS_REPORT.csv")
 
 
-def _vitsim(cfg, topo, out) -> float:
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _vitsim(cfg, topo, out) -> tuple[float, float]:
+    """(wall, child CPU) seconds of one ``python -m sim scalesim`` command."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    start = time.perf_counter()
+    start, cpu0 = time.perf_counter(), _cpu()
     subprocess.run([sys.executable, "-m", "sim", "scalesim", "-c", str(cfg), "-t", str(topo),
                     "-p", str(out), "-i", "gemm", "-s", "N"], check=True, env=env,
                    capture_output=True)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, _cpu() - cpu0
 
 
 def main(argv=None) -> int:
@@ -70,20 +78,28 @@ def main(argv=None) -> int:
                 bw = (32, 32, 32) if mode == "USER" else (10, 10, 32)
                 cfg.write_text(oracle.config_text(32, 32, df, mode, (256, 256, 128), bw,
                                                   run_name=name))
-                ours = [_vitsim(cfg, topo, tmp / f"v{i}") for i in range(args.repeats)]
-                theirs = oracle.run_files(cfg, topo, tmp / "s", "gemm")["wall_seconds"]
+                runs = [_vitsim(cfg, topo, tmp / f"v{i}") for i in range(args.repeats)]
+                ours, ours_cpu = [w for w, _ in runs], [c for _, c in runs]
+                timing = oracle.run_files(cfg, topo, tmp / "s", "gemm")
+                theirs, theirs_cpu = timing["wall_seconds"], timing["cpu_seconds"]
                 for report in REPORTS:
                     a = (tmp / "v0" / name / report).read_text()
                     b = (tmp / "s" / name / report).read_text()
                     if a != b:
                         raise SystemExit(f"{name}: {report} differs from SCALE-Sim's")
                 row = {"case": name, "layers": len(GEMMS), "vitsim_seconds": ours,
-                       "scalesim_seconds": theirs,
-                       "speedup_range": [theirs / max(ours), theirs / min(ours)]}
+                       "vitsim_cpu_seconds": ours_cpu, "scalesim_seconds": theirs,
+                       "scalesim_cpu_seconds": theirs_cpu,
+                       "speedup_range": [theirs / max(ours), theirs / min(ours)],
+                       "cpu_speedup_range": [theirs_cpu / max(ours_cpu),
+                                             theirs_cpu / min(ours_cpu)]}
                 rows.append(row)
-                print(f"{name}: vitsim {min(ours):.2f}-{max(ours):.2f} s, SCALE-Sim "
+                print(f"{name}: wall vitsim {min(ours):.2f}-{max(ours):.2f} s, SCALE-Sim "
                       f"{theirs:.1f} s, {row['speedup_range'][0]:.0f}-"
-                      f"{row['speedup_range'][1]:.0f}x, reports identical", flush=True)
+                      f"{row['speedup_range'][1]:.0f}x; CPU vitsim {min(ours_cpu):.2f}-"
+                      f"{max(ours_cpu):.2f} s, SCALE-Sim {theirs_cpu:.1f} s, "
+                      f"{row['cpu_speedup_range'][0]:.0f}-{row['cpu_speedup_range'][1]:.0f}x; "
+                      "reports identical", flush=True)
     Path(args.out).write_text(json.dumps({"host_note": "2-core host shared with other jobs",
                                           "rows": rows}, indent=1) + "\n")
     return 0

@@ -147,8 +147,12 @@ def layer_matrices(layer: Layer, dataflow: str, rows: int, cols: int,
     return mats
 
 
-def prefetch_matrices(ifm, flt, dataflow: str, R: int, C: int):
-    """(ifmap, filter) fetch order of the USER-mode read buffers (flattened row-major)."""
+def prefetch_matrices(ifm, flt, dataflow: str, R: int, C: int, order=None):
+    """(ifmap, filter) fetch order of the USER-mode read buffers (flattened row-major).
+
+    ``order`` reads a matrix along anti-diagonals (default :func:`antidiagonal_order`).
+    """
+    antidiagonal_order = order or globals()["antidiagonal_order"]
     if dataflow == "os":
         sr, sc, t = ifm.shape[0], flt.shape[1], ifm.shape[1]
         pre_i = np.vstack([_pad(ifm.T[:, r * R:(r + 1) * R], t, R)

@@ -37,6 +37,21 @@ W_BW, W_ACTIVE, W_DRAIN, W_FREE, W_FILL, W_NL, W_NEXT, W_END, W_ACC, W_FIRST, \
 
 
 @jit
+def antidiagonal(mat, out):
+    """``out`` = ``mat`` read along anti-diagonals, bottom row first (O(n) version of
+    :func:`sim.engine.scalesim_compute.antidiagonal_order`)."""
+    rows, cols = mat.shape
+    idx = 0
+    for d in range(rows + cols - 1):
+        r = min(d, rows - 1)
+        low = max(0, d - cols + 1)
+        while r >= low:
+            out[idx] = mat[r, d - r]
+            idx += 1
+            r -= 1
+
+
+@jit
 def _ifm(p, j, g):
     """Local ifmap index of output pixel ``p``, window index ``j`` (-1 off the image)."""
     if g[12] == 1:  # a GEMM: A[p, j] = p*K + j
