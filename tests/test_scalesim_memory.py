@@ -136,3 +136,24 @@ def test_extra_user_results_exact(case, theirs):
     res = fast_layer(Layer.gemm("g", m, n, k), df, rows, cols, sram, "USER", bw)
     # (Total Cycles incl. prefetch, DRAM ifmap reads, DRAM filter reads)
     assert (res["compute"][0], res["detail"][11], res["detail"][14]) == theirs
+
+
+def _deit_records():
+    return json.loads((DATA / "scalesim_deit_s_layer.json").read_text())["records"]
+
+
+@pytest.mark.parametrize("rec", _deit_records(),
+                         ids=lambda r: f"{r['name']}-{r['dataflow']}-{r['mode']}")
+def test_deit_s_layer_goldens_exact(rec):
+    """DeiT-S layer GEMMs on 32x32 (CALC and USER, all dataflows): every report value."""
+    res = fast_layer(Layer.gemm(rec["name"], rec["m"], rec["n"], rec["k"]), rec["dataflow"],
+                     rec["rows"], rec["cols"], rec["sram_kb"], rec["mode"],
+                     rec["bandwidth_words"])
+    keys = ("total_cycles_incl_prefetch", "total_cycles", "stall_cycles",
+            "dram_ifmap_reads", "dram_filter_reads", "dram_ofmap_writes",
+            "dram_ofmap_stop_cycle", "sram_ofmap_writes")
+    ours = dict(zip(keys, [res["compute"][0], res["compute"][1], res["compute"][2],
+                           res["detail"][11], res["detail"][14], res["detail"][17],
+                           res["detail"][16], res["detail"][8]]))
+    assert ours == {key: rec[key] for key in keys}
+    assert res["compute"][3] == pytest.approx(rec["overall_util_pct"], rel=1e-9)
