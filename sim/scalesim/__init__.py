@@ -36,20 +36,24 @@ CLOCK_MHZ = 1000.0
 def arch_of(cfg: ScaleSimConfig):
     """The vitsim :class:`~sim.config.ArchConfig` of a SCALE-Sim config.
 
-    1-byte words, ``kB`` SRAMs, ``memory.model: scalesim``; DRAM bandwidths are the USER
-    values (ifmap fill, filter fill, ofmap drain) or, in CALC mode, SCALE-Sim's own
-    10 / 10 / ``cols`` words per cycle; DRAM latency 1 cycle (SCALE-Sim's).
+    1-byte words, ``kB`` SRAMs.  USER mode: ``memory.model: scalesim`` with the cfg's
+    bandwidths (ifmap fill, filter fill, ofmap drain words/cycle) and SCALE-Sim's 1-cycle
+    DRAM latency, so the engine's stalls, traffic and totals are SCALE-Sim's.  CALC mode
+    (stall-free in SCALE-Sim): ``memory.model: ideal`` with unlimited bandwidth and no
+    latency, so the engine's total is SCALE-Sim's Total Cycles + 1 per layer.
     """
-    bw = cfg.bandwidth_words or (10, 10, cfg.cols)
+    user = cfg.mode == "USER"
+    bw = cfg.bandwidth_words if user else (float("inf"),) * 3
     return arch_from_dict({
         "schema_version": 1, "name": cfg.run_name, "clock_mhz": CLOCK_MHZ,
         "precision": "int8",
         "description": f"SCALE-Sim config {cfg.run_name} ({cfg.mode} mode)",
         "array": {"rows": cfg.rows, "cols": cfg.cols, "dataflow": cfg.dataflow},
         "memory": {"ifmap_kib": cfg.sram_kb[0], "filter_kib": cfg.sram_kb[1],
-                   "ofmap_kib": cfg.sram_kb[2], "word_bytes": 1, "model": "scalesim"},
+                   "ofmap_kib": cfg.sram_kb[2], "word_bytes": 1,
+                   "model": "scalesim" if user else "ideal"},
         "dram": {"ifmap_bytes_per_cycle": bw[0], "filter_bytes_per_cycle": bw[1],
-                 "ofmap_bytes_per_cycle": bw[2], "latency_cycles": 1},
+                 "ofmap_bytes_per_cycle": bw[2], "latency_cycles": int(user)},
     }, source=f"scalesim config {cfg.run_name}")
 
 
