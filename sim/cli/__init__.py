@@ -20,7 +20,7 @@ __all__ = ["main", "COMMAND_MODULES"]
 #: Modules that register sub-commands, in ``--help`` order.
 COMMAND_MODULES = (
     "run_cmd", "check_cmd", "export_cmd", "sweep_cmd", "schedule_cmd", "search_cmd",
-    "prune_cmd", "plot_cmd",
+    "prune_cmd", "plot_cmd", "scalesim_cmd",
 )
 
 

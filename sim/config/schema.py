@@ -67,6 +67,10 @@ class MemoryConfig:
     filter_kib: float = _f("filter (weight) SRAM size, KiB", range=(0.001, _BIG))
     ofmap_kib: float = _f("ofmap (output) SRAM size, KiB", range=(0.001, _BIG))
     word_bytes: int = _f("bytes per operand word (SCALE-Sim: 1)", range=(1, 8), default=1)
+    model: str = _f(
+        "memory model: ideal (vitsim's fold-level walk) or scalesim (SCALE-Sim 3.0.0 USER "
+        "mode, quirks included, docs/scalesim.md)", choices=("ideal", "scalesim"),
+        default="ideal")
 
 
 @dataclass(frozen=True)
