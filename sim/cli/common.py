@@ -47,30 +47,28 @@ def finite_float(text: str) -> float:
     return value
 
 
-def int_in(lo: int, hi: int):
-    """An argparse ``type``: an integer in ``[lo, hi]``."""
+def _in_range(convert, lo, hi, what: str, name: str):
+    """An argparse ``type``: ``convert(text)`` within ``[lo, hi]``."""
 
-    def parse(text: str) -> int:
-        value = int64(text)
+    def parse(text: str):
+        value = convert(text)
         if not lo <= value <= hi:
-            raise _arg_error(text, f"an integer in [{lo}, {hi}]")
+            show = (lambda v: f"{v:g}") if isinstance(lo, float) else str
+            raise _arg_error(text, f"{what} in [{show(lo)}, {show(hi)}]")
         return value
 
-    parse.__name__ = "int"
+    parse.__name__ = name  # argparse names the type in its own messages
     return parse
+
+
+def int_in(lo: int, hi: int):
+    """An argparse ``type``: an integer in ``[lo, hi]``."""
+    return _in_range(int64, lo, hi, "an integer", "int")
 
 
 def float_in(lo: float, hi: float):
     """An argparse ``type``: a finite number in ``[lo, hi]``."""
-
-    def parse(text: str) -> float:
-        value = finite_float(text)
-        if not lo <= value <= hi:
-            raise _arg_error(text, f"a number in [{lo:g}, {hi:g}]")
-        return value
-
-    parse.__name__ = "float"
-    return parse
+    return _in_range(finite_float, lo, hi, "a number", "float")
 
 
 def check_figure_path(path, flag: str = "--plot") -> None:

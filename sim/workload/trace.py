@@ -122,7 +122,8 @@ def _problems_of(trace: Trace) -> list:
             p.add(f"{key}.tokens", lt.tokens, "an integer >= 1")
         elif pos == 0 and lt.tokens > spec.tokens:
             p.add(f"{key}.tokens", lt.tokens, f"<= {spec.tokens} (patches + prefix tokens)")
-        elif prev is not None and prev.tokens_after != lt.tokens:
+        elif prev is not None and is_int(prev.tokens_after) and prev.tokens_after != lt.tokens:
+            # (a bad previous block is reported on its own line, not again here)
             why = (f"block {pos - 1} prunes to {prev.prune.tokens_out}" if prev.prune
                    else f"block {pos - 1} has {prev.tokens} and no prune event")
             p.add(f"{key}.tokens", lt.tokens, f"{prev.tokens_after} because {why}")
