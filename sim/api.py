@@ -16,7 +16,8 @@ from sim.workload import Ops, as_trace, lower
 __all__ = ["simulate", "simulate_gemm"]
 
 
-def simulate(arch, trace, *, mode: str = "cycle", trace_dir=None) -> Report:
+def simulate(arch, trace, *, mode: str = "cycle", trace_dir=None,
+             progress: bool = False) -> Report:
     """Simulate a ViT trace on an architecture.
 
     Parameters
@@ -30,7 +31,10 @@ def simulate(arch, trace, *, mode: str = "cycle", trace_dir=None) -> Report:
         ``cycle`` adds the double-buffered memory walk (stalls, DRAM traffic);
         ``analytic`` is compute only (stall-free), for the fastest sweeps.
     trace_dir : str or Path, optional
-        Write per-cycle SRAM/DRAM address traces (SCALE-Sim format) there.
+        Write per-cycle SRAM/DRAM address traces (SCALE-Sim format) there (a warning
+        with the estimated size is logged first when it passes 100 MB).
+    progress : bool
+        Show a progress bar on stderr while writing address traces.
 
     Returns
     -------
@@ -45,7 +49,7 @@ def simulate(arch, trace, *, mode: str = "cycle", trace_dir=None) -> Report:
     if trace_dir is not None:
         from sim.engine.address_trace import write_traces  # numba, only when asked
 
-        write_traces(design.arch, ops, Path(trace_dir))
+        write_traces(design.arch, ops, Path(trace_dir), progress=progress)
     return report
 
 

@@ -53,3 +53,20 @@ def test_csv_formatter_writes_what_savetxt_writes(rows):
     text = np.empty(21 * arr.size, dtype=np.uint8)
     used = _kt.format_rows(arr, text)
     assert text[:used].tobytes() == want.getvalue()
+
+
+def test_size_estimate_is_within_2x_and_large_writes_warn(tmp_path, caplog, monkeypatch):
+    import logging
+
+    import sim
+    import sim.engine.address_trace as at
+    from sim.workload import lower
+
+    arch = sim.as_arch("scalesim_32x32")
+    ops = lower(sim.model_trace("deit_t", image_size=64))
+    monkeypatch.setattr(at, "LARGE_TRACE_BYTES", 1)
+    with caplog.at_level(logging.WARNING, logger="sim.engine.address_trace"):
+        at.write_traces(arch, ops, tmp_path)
+    assert "MB of address traces" in caplog.text
+    written = sum(p.stat().st_size for p in tmp_path.iterdir())
+    assert 0.5 <= at.estimate_trace_bytes(arch, ops) / written <= 2

@@ -46,7 +46,8 @@ def _run(args) -> int:
 
     out_kind = check_out_path(args.out) if args.out else None
     arch = arch_from_args(args)
-    report = simulate(arch, trace_from_args(args), mode=args.mode, trace_dir=args.trace_dir)
+    report = simulate(arch, trace_from_args(args), mode=args.mode, trace_dir=args.trace_dir,
+                      progress=sys.stderr.isatty())
     if out_kind == "file":
         write_report_file(report, args.out)
     elif out_kind == "dir":

@@ -22,6 +22,7 @@ chunks of :data:`CHUNK_ROWS` rows, so memory stays bounded for any layer size.
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 
@@ -35,8 +36,12 @@ from sim.hw.dataflow import OPERANDS, get_dataflow
 
 __all__ = ["write_gemm_traces", "write_traces", "TRACE_NAMES", "OFFSETS_WORDS",
            "CHUNK_ROWS", "UNLIMITED_ROW_WORDS", "MAX_ROW_WORDS", "ports",
-           "trace_geometry"]
+           "trace_geometry", "estimate_trace_bytes", "LARGE_TRACE_BYTES"]
 
+log = logging.getLogger(__name__)
+
+#: Trace size, bytes, above which :func:`write_traces` warns before writing.
+LARGE_TRACE_BYTES = 100_000_000
 #: Base addresses (words) of the ifmap, filter and ofmap spaces (SCALE-Sim's defaults).
 OFFSETS_WORDS = (0, 10_000_000, 20_000_000)
 #: Most trace rows, and most values, generated and written per chunk.
@@ -174,14 +179,38 @@ def _write_dram(path, geom, op, events, fill, words_per_cycle):
         out.write(buf[:used])
 
 
-def write_traces(arch, ops, out_dir) -> dict:
+def estimate_trace_bytes(arch, ops) -> int:
+    """Rough size, bytes, of the traces :func:`write_traces` writes for ``ops`` (about 7
+    characters per SRAM port per row, 9 per DRAM word; within ~2x)."""
+    a = arch.array
+    df = get_dataflow(a.dataflow)
+    g = ops.is_gemm
+    m, n, k = ops.m[g].astype(np.float64), ops.n[g].astype(np.float64), ops.k[g].astype(
+        np.float64)
+    rows = df.folds(m, n, k, a.rows, a.cols) * df.fold_cycles(m, n, k, a.rows, a.cols)
+    sram = rows * (sum(ports(a.dataflow, a.rows, a.cols)) + 3) * 7
+    dram = (m * k + k * n + m * n) * 9
+    return int((sram + dram).sum())
+
+
+def write_traces(arch, ops, out_dir, progress: bool = False) -> dict:
     """Write the traces of every GEMM op of ``ops`` (:class:`sim.workload.lower.Ops`).
 
     One instance per op (identical instances have identical traces), files prefixed
-    ``op<index>_L<layer>_<name>_``.  Returns ``{op index: {(operand, mem): Path}}``.
+    ``op<index>_L<layer>_<name>_``.  Logs a warning with the estimated size first when it
+    passes :data:`LARGE_TRACE_BYTES`; ``progress`` shows a tqdm bar on stderr.
+    Returns ``{op index: {(operand, mem): Path}}``.
     """
+    size = estimate_trace_bytes(arch, ops)
+    if size > LARGE_TRACE_BYTES:
+        log.warning("writing about %.0f MB of address traces to %s", size / 1e6, out_dir)
+    gemms = np.flatnonzero(ops.is_gemm)
+    if progress:
+        from tqdm import tqdm
+
+        gemms = tqdm(gemms, desc="address traces", unit="GEMM", leave=False)
     out = {}
-    for i in np.flatnonzero(ops.is_gemm):
+    for i in gemms:
         prefix = f"op{i:03d}_L{int(ops.layer[i])}_{ops.op[i]}_"
         out[int(i)] = write_gemm_traces(arch, int(ops.m[i]), int(ops.n[i]), int(ops.k[i]),
                                         out_dir, prefix)
