@@ -22,7 +22,7 @@ from sim.workload import (
     with_batch,
 )
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "simulate", "simulate_gemm", "simulate_pe_array", "as_arch", "as_trace", "with_batch",

@@ -108,3 +108,12 @@ def test_dataflow_codes_are_the_schema_order():
 
     assert [(name, d.code) for name, d in DATAFLOWS.items()] == [
         (name, i) for i, name in enumerate(DATAFLOW_NAMES)]
+
+
+def test_one_version():
+    import re
+
+    import sim
+
+    text = (SIM.parent / "pyproject.toml").read_text()
+    assert re.search(r'^version = "([^"]+)"$', text, re.M).group(1) == sim.__version__
