@@ -23,6 +23,7 @@ from sim.cost.design import Design, resolve_design
 from sim.cost.pricers import COMPONENTS, get_pricer
 from sim.cost.tables import EnergyTable, list_tables, load_table, resolve_table
 from sim.engine import Timing
+from sim.engine.compute import vector_cost
 from sim.hw.fpga import utilization_summary
 from sim.workload.lower import Ops
 
@@ -69,7 +70,7 @@ def price(design: Design, ops: Ops, timing: Timing, batch: int = 1) -> Energy:
     """
     arch, table = design.arch, design.table
     latency_s = timing.latency_s
-    acts = actions(arch, ops.vop, ops.elements, timing.ops, latency_s)
+    acts = actions(arch, vector_cost(arch, ops), ops.elements, timing.ops, latency_s)
     comps, extra = get_pricer(table.kind)(design, acts)
     out = {f"energy_{c}_pj": comps[c] for c in COMPONENTS}
     energy_pj = np.sum([comps[c] for c in COMPONENTS], axis=0)

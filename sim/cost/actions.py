@@ -53,14 +53,14 @@ def register_bits_per_mac(precision: str) -> int:
     return 2 * 8 * PRECISION_BYTES[precision] + ACC_BITS[precision]
 
 
-def actions(arch: ArchConfig, vop, elements, cols, latency_s: float) -> dict:
+def actions(arch: ArchConfig, vector_cost, elements, cols, latency_s: float) -> dict:
     """Per-op action counts (float64 arrays, one entry per op).
 
     Parameters
     ----------
     arch : ArchConfig
-    vop : sequence of str
-        Vector-op kind per op ("" for GEMMs).
+    vector_cost : array of float
+        Vector-unit cycles per element per lane of each op (0 for GEMMs).
     elements : array of int
         Vector-op elements per op.
     cols : mapping of str -> array
@@ -74,7 +74,7 @@ def actions(arch: ArchConfig, vop, elements, cols, latency_s: float) -> dict:
     hz = arch.clock_hz
     macs = f("macs")
     total, vec = f("total_cycles"), f("vector_cycles")
-    cost = np.array([getattr(arch.vector.cost, v) if v else 0.0 for v in vop], dtype=np.float64)
+    cost = np.asarray(vector_cost, dtype=np.float64)
     cycles_sum = total.sum()
     share = total / cycles_sum if cycles_sum > 0 else np.zeros_like(total)
     return {

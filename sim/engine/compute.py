@@ -10,9 +10,9 @@ import numpy as np
 
 from sim.config.schema import ArchConfig
 from sim.hw.dataflow import OPERANDS, get_dataflow
-from sim.workload.lower import Ops
+from sim.workload.lower import VECTOR_OPS, Ops
 
-__all__ = ["gemm_compute", "vector_cycles", "compute_cycles", "sram_counts",
+__all__ = ["gemm_compute", "vector_cycles", "vector_cost", "compute_cycles", "sram_counts",
            "scalesim_ofmap_writes"]
 
 
@@ -93,6 +93,12 @@ def gemm_compute(arch: ArchConfig, m, n, k) -> dict:
     }
 
 
+def vector_cost(arch: ArchConfig, ops: Ops) -> np.ndarray:
+    """Per op, ``arch.vector.cost.<vop>``: cycles per element per lane (0 for GEMMs)."""
+    table = np.array([getattr(arch.vector.cost, v) for v in VECTOR_OPS] + [0.0])
+    return table[ops.vop_index]
+
+
 def vector_cycles(arch: ArchConfig, ops: Ops) -> np.ndarray:
     """Vector-unit cycles of each op: ``ceil(ceil(elements/lanes) * cost) + latency``.
 
@@ -100,7 +106,7 @@ def vector_cycles(arch: ArchConfig, ops: Ops) -> np.ndarray:
     """
     v = arch.vector
     is_vec = ~ops.is_gemm
-    cost = np.array([getattr(v.cost, vop) if vop else 0.0 for vop in ops.vop])
+    cost = vector_cost(arch, ops)
     beats = -(-ops.elements // v.lanes)
     cycles = np.ceil(beats * cost).astype(np.int64) + v.latency_cycles
     return np.where(is_vec, cycles, 0)

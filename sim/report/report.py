@@ -13,6 +13,7 @@ import numpy as np
 from sim.cost import COMPONENTS, Design, Energy
 from sim.cost.actions import ACTIONS, actions
 from sim.engine import SUM_KEYS, Timing
+from sim.engine.compute import vector_cost
 from sim.workload.lower import EMBED_LAYER, Ops
 from sim.workload.trace import Trace
 
@@ -150,7 +151,8 @@ def action_counts(report: Report):
     import pandas as pd
 
     o, arch = report._ops, report.arch
-    acts = actions(arch, o.vop, o.elements, report.timing.ops, report.timing.latency_s)
+    acts = actions(arch, vector_cost(arch, o), o.elements, report.timing.ops,
+                   report.timing.latency_s)
     frames = []
     for name, values in acts.items():
         unit, component = ACTIONS[name]

@@ -38,7 +38,7 @@ final layernorm and a GEMM (b, classes, d).  Identical GEMMs are one op with ``c
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -73,6 +73,13 @@ class Ops:
     k: np.ndarray          # int64, reduction length
     count: np.ndarray      # int64, identical GEMM instances
     elements: np.ndarray   # int64, vector-op elements
+
+    @cached_property
+    def vop_index(self) -> np.ndarray:
+        """Index of each op's vector kind in :data:`VECTOR_OPS` (``len(VECTOR_OPS)`` for
+        GEMMs), int64; cached: ops are immutable."""
+        pos = {v: i for i, v in enumerate(VECTOR_OPS)}
+        return np.array([pos.get(v, len(VECTOR_OPS)) for v in self.vop], dtype=np.int64)
 
     @property
     def is_gemm(self) -> np.ndarray:
