@@ -63,7 +63,8 @@ class Report:
             "rows": a.array.rows, "cols": a.array.cols, "clock_mhz": a.clock_mhz,
             "precision": a.precision, "cycles": t.cycles, "latency_s": t.latency_s,
         }
-        out.update({key: int(c[key].sum()) for key in SUM_KEYS})
+        totals = np.stack([c[key] for key in SUM_KEYS]).sum(axis=1)  # int64, exact
+        out.update(zip(SUM_KEYS, totals.tolist()))
         pe = a.peak_macs_per_cycle
         out["utilization"] = out["macs"] / (t.cycles * pe) if t.cycles else 0.0
         g = self._ops.is_gemm

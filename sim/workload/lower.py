@@ -81,9 +81,9 @@ class Ops:
         pos = {v: i for i, v in enumerate(VECTOR_OPS)}
         return np.array([pos.get(v, len(VECTOR_OPS)) for v in self.vop], dtype=np.int64)
 
-    @property
+    @cached_property
     def is_gemm(self) -> np.ndarray:
-        """Boolean mask of GEMM ops."""
+        """Boolean mask of GEMM ops (cached: ops are immutable)."""
         return self.m > 0
 
     def __len__(self):
