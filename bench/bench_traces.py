@@ -5,9 +5,9 @@ formatter) in the same run, and optionally vs SCALE-Sim 3.0.0.
 
 The layer is the six GEMMs of one block at batch 1 (QKV, QK^T and SV once each, proj, FC1,
 FC2) on SCALE-Sim's 32x32 OS array with 256/256/128 KiB SRAMs and 32 bytes per cycle of
-DRAM bandwidth per interface.  ``--scalesim`` also times ``python -m scalesim.scale`` on
-the same GEMM topology in USER mode (needs ``$SCALESIM_PYTHON``, see
-``tests/data/scalesim_oracle.py``; it takes minutes).
+DRAM bandwidth per interface (``examples/data/scale.cfg`` for SCALE-Sim).  ``--scalesim``
+also times ``python -m scalesim.scale`` on the same GEMM topology in USER mode (needs
+``$SCALESIM_PYTHON``, see ``tests/data/scalesim_oracle.py``; it takes minutes).
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ import numpy as np
 
 import sim
 import sim.engine.address_trace as at
+
+REPO = Path(__file__).resolve().parents[1]
 
 DEIT_S_LAYER = [("QKV", 197, 1152, 384), ("QKT", 197, 197, 64), ("SV", 197, 64, 197),
                 ("PROJ", 197, 384, 384), ("FC1", 197, 1536, 384), ("FC2", 197, 384, 1536)]
@@ -87,19 +89,18 @@ def run_scalesim() -> float:
         d = Path(d)
         (d / "topo.csv").write_text("Layer, M, N, K,\n" + "".join(
             f"{name}, {m}, {n}, {k},\n" for name, m, n, k in DEIT_S_LAYER))
-        (d / "cfg.cfg").write_text(
-            "[general]\nrun_name = deit_s_layer\n\n[architecture_presets]\nArrayHeight : 32\n"
-            "ArrayWidth : 32\nIfmapSramSzkB : 256\nFilterSramSzkB : 256\nOfmapSramSzkB : 128\n"
-            "IfmapOffset : 0\nFilterOffset : 10000000\nOfmapOffset : 20000000\n"
-            "Bandwidth : 32\nDataflow : os\nMemoryBanks : 1\nReadRequestBuffer : 32\n"
-            "WriteRequestBuffer : 32\n\n[sparsity]\nSparsitySupport : false\n"
-            "SparseRep : ellpack_block\nOptimizedMapping : false\nBlockSize : 8\n"
-            "RandomNumberGeneratorSeed : 40\n\n[run_presets]\nInterfaceBandwidth : USER\n")
+        cfg = (REPO / "examples/data/scale.cfg").read_text().replace(
+            "run_name = deit_t_layer", "run_name = deit_s_layer")
+        (d / "cfg.cfg").write_text(cfg)  # 32x32 os, 256/256/128 kB, USER, 32 words/cycle
+        (d / "layout.csv").write_text((REPO / "examples/data/layout.csv").read_text())
         t0 = time.perf_counter()
         subprocess.run([python, "-m", "scalesim.scale", "-c", d / "cfg.cfg", "-t",
-                        d / "topo.csv", "-p", d / "out", "-i", "gemm"], check=True,
-                       stdout=subprocess.DEVNULL, cwd=d)
-        return time.perf_counter() - t0
+                        d / "topo.csv", "-l", d / "layout.csv", "-p", d / "out", "-i", "gemm"],
+                       check=True, stdout=subprocess.DEVNULL, cwd=d)
+        elapsed = time.perf_counter() - t0
+        if not list((d / "out").rglob("IFMAP_SRAM_TRACE.csv")):
+            sys.exit("SCALE-Sim wrote no traces: see its output")
+        return elapsed
 
 
 def rng(ts):
