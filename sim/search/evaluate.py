@@ -23,6 +23,13 @@ from sim.config import ArchConfig, as_arch
 from sim.config.schema import DramConfig
 from sim.config.validate import _hints, _unwrap_optional
 from sim.cost.tables import resolve_table, table_problems
+from sim.engine.memory import (
+    fold_refusals,
+    hierarchy_of_params,
+    memory_for_points,
+    memory_params,
+)
+from sim.engine.simulate import int64_refusals
 from sim.errors import ConfigError
 from sim.hw.fpga.device import RESOURCES
 from sim.search import _batch
@@ -34,6 +41,7 @@ _SKIP = ("schema_version", "name", "description", "energy_table.overrides")
 #: Columns whose values split the points into groups evaluated together.
 _CATEGORICAL = ("array.dataflow", "array.fold_overlap", "precision", "platform",
                 "energy_table.name", "energy_table.dram", "vector.overlap")
+_COST_KEYS = ()  # set below: every vector.cost.* key
 _DRAM_OPT = ("dram.ifmap_bytes_per_cycle", "dram.filter_bytes_per_cycle",
              "dram.ofmap_bytes_per_cycle", "dram.bandwidth_gbps")
 
@@ -51,6 +59,7 @@ def _leaves(cls, prefix=""):
 
 #: dotted key -> (type, field metadata, optional) of every key a point may set.
 POINT_KEYS = dict(_leaves(ArchConfig))
+_COST_KEYS = tuple(k for k in POINT_KEYS if k.startswith("vector.cost."))
 
 
 def _must(tp, meta) -> str:
@@ -207,7 +216,8 @@ def _fit_reasons(arch, fpga, over):
 
 
 def _one_trace(arch, trace, cols, size, mode):
-    plan = _batch.plan_ops(lower(trace))
+    ops = lower(trace)
+    plan = _batch.plan_ops(ops)
     feasible = np.ones(size, dtype=bool)
     reason = np.full(size, "", dtype=object)
     parts = []
@@ -240,7 +250,23 @@ def _one_trace(arch, trace, cols, size, mode):
                         for k, v in fpga.items()}
             if not len(idx):
                 continue
-        mem = _memory(plan, sub, cat) if mode == "cycle" else None
+        params = _memory_params(sub, cat) if mode == "cycle" else None
+        why = _refusals(arch, ops, sub, cat, params, mode)
+        bad = why != ""
+        if bad.any():
+            feasible[idx[bad]] = False
+            reason[idx[bad]] = why[bad]
+            keep = ~bad
+            idx = idx[keep]
+            sub = {k: v[keep] for k, v in sub.items()}
+            params = None if params is None else params[keep]
+            if fpga is not None:
+                fpga = {k: (v[keep] if isinstance(v, np.ndarray) else v)
+                        for k, v in fpga.items()}
+            if not len(idx):
+                continue
+        mem = (memory_for_points(params, plan.m, plan.n, plan.k)
+               if mode == "cycle" else None)
         table = resolve_table(types.SimpleNamespace(
             energy_table=types.SimpleNamespace(name=cat["energy_table.name"],
                                                overrides=arch.energy_table.overrides),
@@ -273,15 +299,9 @@ def _groups(cols, size):
     return np.split(order, cuts)
 
 
-def _memory(plan, sub, cat):
-    """The memory walk of every (design, GEMM shape): int64 ``(Q, U, 6)``.
-
-    Each design's kernel parameters come from the engine's own
-    :func:`sim.engine.memory.memory_params` (on a light stand-in of the arch).
-    """
-    from sim.engine._kernels import memory as _km
-    from sim.engine.memory import memory_params
-
+def _memory_params(sub, cat):
+    """Each design's memory-walk parameters, float64 ``(Q, N)``, from the engine's own
+    :func:`sim.engine.memory.memory_params` (on a light stand-in of the arch)."""
     q = len(sub["array.rows"])
     array = types.SimpleNamespace(dataflow=cat["array.dataflow"],
                                   fold_overlap=cat["array.fold_overlap"])
@@ -297,13 +317,25 @@ def _memory(plan, sub, cat):
         mem = types.SimpleNamespace(ifmap_kib=fi, filter_kib=ff, ofmap_kib=fo, word_bytes=wb)
         rows.append(memory_params(types.SimpleNamespace(
             array=array, memory=mem, dram=dram, clock_mhz=clk)))
-    params = np.ascontiguousarray(np.array(rows).reshape(q, -1))
-    folds = _batch.gemm_columns(plan, sub["array.rows"], sub["array.cols"],
-                                cat["array.dataflow"], False)["folds"]
-    out = np.zeros((q, len(plan.m), 6), dtype=np.int64)
-    if q and len(plan.m):
-        _km.memory_walk_points(plan.m, plan.n, plan.k, params, int(folds.max()), out)
-    return out
+    return np.array(rows, dtype=np.float64).reshape(q, -1)
+
+
+def _refusals(arch, ops, sub, cat, params, mode):
+    """What :func:`sim.engine.simulate.simulate_ops` would raise per design (``""``: it
+    runs): counts that could pass 2^63 - 1, then (cycle mode) too many folds to walk."""
+    cost = np.max(np.stack([sub[k] for k in _COST_KEYS]), axis=0) if _COST_KEYS else 0.0
+    terms = {"dataflow": cat["array.dataflow"], "rows": sub["array.rows"],
+             "cols": sub["array.cols"], "cost": cost, "lanes": sub["vector.lanes"],
+             "vec_latency": sub["vector.latency_cycles"]}
+    if mode == "cycle":
+        terms.update(hierarchy_of_params(params))
+    why = int64_refusals(arch.name, ops, terms, mode)
+    if mode == "cycle":
+        g = ops.is_gemm
+        folds = fold_refusals(cat["array.dataflow"], sub["array.rows"], sub["array.cols"],
+                              ops.m[g], ops.n[g], ops.k[g])
+        why = np.where(why == "", folds, why)
+    return why
 
 
 def evaluate(arch, traces, points, mode: str = "analytic"):
