@@ -215,8 +215,11 @@ def run_columns(plan: Plan, cols: dict, cat: dict, table, batch: int, mem=None,
     pe = rows * ncols
     res = {"cycles": cycles, "latency_s": latency}
     res.update(out)
-    res["utilization"] = np.where(cycles > 0, out["macs"] / np.maximum(cycles * pe, 1), 0.0)
-    pe_folds = out["folds"] * pe
+    # float products: cycles * PEs and folds * PEs may pass 2^63 (the engine uses floats
+    # or Python ints there too)
+    res["utilization"] = np.where(cycles > 0, out["macs"] / np.maximum(
+        cycles.astype(np.float64) * pe, 1), 0.0)
+    pe_folds = out["folds"].astype(np.float64) * pe
     used = (g["mapping_used"] * (per["folds"] * w) * pe[:, None]).sum(axis=1)
     res["mapping_efficiency"] = np.where(pe_folds > 0, used / np.maximum(pe_folds, 1), 0.0)
     res["throughput_ips"] = np.where(cycles > 0, batch / latency, 0.0)
