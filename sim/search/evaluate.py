@@ -7,21 +7,20 @@ exactly, floats to rounding), plus the point's own columns, ``point`` (row index
 
 Validation works on whole columns with the schema's ranges and choices
 (:mod:`sim.config.schema`): an unknown key, a wrong type, NaN or an out-of-range value
-raises :class:`~sim.errors.ConfigError` naming the column and its first bad row.  A point
+raises :class:`~sim.errors.ConfigError` naming the column and its first bad row
+(:mod:`sim.search._points`).  Trace edits (:data:`TRACE_KEYS`) are point columns too.  A point
 that breaks a cross-field rule (DRAM bandwidth form, energy table vs platform) or does not
 fit its FPGA becomes a row with ``feasible=False`` and the reason; its figures are missing.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import types
 
 import numpy as np
 
-from sim.config import ArchConfig, as_arch
+from sim.config import as_arch
 from sim.config.schema import DramConfig
-from sim.config.validate import _hints, _unwrap_optional
 from sim.cost.tables import resolve_table, table_problems
 from sim.engine.memory import (
     fold_refusals,
@@ -30,165 +29,49 @@ from sim.engine.memory import (
     memory_params,
 )
 from sim.engine.simulate import int64_refusals
-from sim.errors import ConfigError
+from sim.errors import ConfigError, VitsimError
 from sim.hw.fpga.device import RESOURCES
 from sim.search import _batch
-from sim.workload import as_trace, lower
+from sim.search._points import (
+    _CATEGORICAL,
+    _COST_KEYS,
+    _DRAM_OPT,
+    POINT_KEYS,
+    TRACE_KEYS,
+    columns,
+)
+from sim.workload import as_trace, input_tokens, lower, prune_tokens, with_batch
 
-__all__ = ["evaluate", "POINT_KEYS"]
-
-_SKIP = ("schema_version", "name", "description", "energy_table.overrides")
-#: Columns whose values split the points into groups evaluated together.
-_CATEGORICAL = ("array.dataflow", "array.fold_overlap", "precision", "platform",
-                "energy_table.name", "energy_table.dram", "vector.overlap")
-_COST_KEYS = ()  # set below: every vector.cost.* key
-_DRAM_OPT = ("dram.ifmap_bytes_per_cycle", "dram.filter_bytes_per_cycle",
-             "dram.ofmap_bytes_per_cycle", "dram.bandwidth_gbps")
-
-
-def _leaves(cls, prefix=""):
-    hints, fields = _hints(cls)
-    for name, field in fields.items():
-        tp, optional = _unwrap_optional(hints[name])
-        key = prefix + name
-        if dataclasses.is_dataclass(tp):
-            yield from _leaves(tp, key + ".")
-        elif key not in _SKIP:
-            yield key, (tp, field.metadata, optional)
+__all__ = ["evaluate", "POINT_KEYS", "TRACE_KEYS"]
 
 
-#: dotted key -> (type, field metadata, optional) of every key a point may set.
-POINT_KEYS = dict(_leaves(ArchConfig))
-_COST_KEYS = tuple(k for k in POINT_KEYS if k.startswith("vector.cost."))
-
-
-def _must(tp, meta) -> str:
-    if "choices" in meta:
-        return f"one of {list(meta['choices'])}"
-    must = {int: "an integer", float: "a number", bool: "true or false",
-            str: "a string"}[tp]
-    if "range" in meta:
-        lo, hi = meta["range"]
-        must += f" in [{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}]"
-    return must
-
-
-def _fail(key, values, bad, tp, meta, extra=""):
-    i = int(np.flatnonzero(bad)[0])
-    value = values[i].item() if hasattr(values[i], "item") else values[i]
-    raise ConfigError(f"{key} = {value!r}; must be {_must(tp, meta)}{extra} "
-                      f"(row {i}, {int(bad.sum())} bad row(s))", source="points")
-
-
-def _column(key, raw, size):
-    """Validate one column; return a typed array (None in optional columns -> NaN)."""
-    tp, meta, optional = POINT_KEYS[key]
-    arr = np.asarray(raw)
-    if arr.ndim != 1 or len(arr) != size:
-        raise ConfigError(f"{key}: must be a 1-D column of {size} values, not shape "
-                          f"{arr.shape}", source="points")
-    if arr.dtype == object and tp is str:
-        import pandas as pd
-
-        uniq = pd.unique(arr)
-        bad_vals = [v for v in uniq if not isinstance(v, str)
-                    or ("choices" in meta and v not in meta["choices"])]
-        if bad_vals:
-            _fail(key, arr, pd.Series(arr).isin(bad_vals).to_numpy(), tp, meta)
-        return arr
-    if arr.dtype == object:
-        items = list(arr)
-        none = np.array([v is None for v in items], dtype=bool)
-        if optional and none.any():
-            items = [np.nan if v is None else v for v in items]
-        ok = {bool: lambda v: isinstance(v, (bool, np.bool_)),
-              int: lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, bool),
-              float: lambda v: isinstance(v, (int, float, np.integer, np.floating))
-              and not isinstance(v, (bool, np.bool_)),
-              str: lambda v: isinstance(v, str)}[tp]
-        bad = np.array([not ok(v) for v in items], dtype=bool) & ~(none & optional)
-        if bad.any():
-            _fail(key, arr, bad, tp, meta)
-        arr = np.array(items, dtype={bool: bool, int: np.int64, float: np.float64,
-                                     str: object}[tp])
-        if tp is float and optional:
-            nan = np.isnan(arr) & ~none
-            if nan.any():
-                _fail(key, arr, nan, tp, meta, ", not NaN")
-            return _ranged(key, arr, tp, meta, skip=none)
-        return _ranged(key, arr, tp, meta)
-    kind = arr.dtype.kind
-    ok = {bool: kind == "b", int: kind in "iu", float: kind in "iuf",
-          str: kind in "US"}[tp]
-    if not ok:
-        bad = np.ones(size, dtype=bool)
-        first = arr[0].item() if hasattr(arr[0], "item") else arr[0]
-        raise ConfigError(f"{key} = {first!r}; must be {_must(tp, meta)}, not dtype "
-                          f"{arr.dtype} (row 0, {int(bad.sum())} bad row(s))", source="points")
-    if tp is float:
-        arr = arr.astype(np.float64)
-        if np.isnan(arr).any():
-            _fail(key, arr, np.isnan(arr), tp, meta, ", not NaN")
-    elif tp is int:
-        arr = arr.astype(np.int64)
-    elif tp is str:
-        arr = arr.astype(object)
-    return _ranged(key, arr, tp, meta)
-
-
-def _ranged(key, arr, tp, meta, skip=None):
-    if "choices" in meta:
-        bad = ~np.isin(arr, np.array(meta["choices"], dtype=object))
-    elif "range" in meta:
-        lo, hi = meta["range"]
-        bad = np.zeros(len(arr), dtype=bool)
-        if lo is not None:
-            bad |= arr < lo
-        if hi is not None:
-            bad |= arr > hi
-    else:
-        return arr
-    if skip is not None:
-        bad &= ~skip
-    if bad.any():
-        _fail(key, arr, bad, tp, meta)
-    return arr
-
-
-def _base_value(arch, key):
-    node = arch
-    for part in key.split("."):
-        node = getattr(node, part)
-    return node
-
-
-def _columns(arch, points):
-    """All point keys as arrays of one length (points override the base arch)."""
-    if hasattr(points, "columns") and hasattr(points, "to_dict"):
-        points = {c: points[c].to_numpy() for c in points.columns}
-    if not isinstance(points, dict):
-        raise ConfigError(f"points must be a DataFrame or a dict of arrays, not "
-                          f"{type(points).__name__}", source="points")
-    unknown = sorted(k for k in points if k not in POINT_KEYS)
-    if unknown:
-        raise ConfigError(f"{unknown[0]}: unknown key; allowed keys are "
-                          f"{sorted(POINT_KEYS)}", source="points")
-    sizes = {len(np.asarray(v).reshape(-1)) for v in points.values()}
-    size = sizes.pop() if len(sizes) == 1 else None
-    if size is None:
-        raise ConfigError("every column must have the same length" if sizes else
-                          "points must have at least one column", source="points")
-    cols = {}
-    for key in POINT_KEYS:
-        if key in points:
-            cols[key] = _column(key, points[key], size)
-        else:
-            v = _base_value(arch, key)
-            if key in _CATEGORICAL:
-                cols[key] = v  # constant: kept as a scalar, never materialised
-            else:
-                cols[key] = np.full(size, np.nan if v is None else v)
-    return cols, size
+def _edited(trace, cols, size):
+    """``[(edited trace or the VitsimError its edit raised, row indices)]``."""
+    keys = [k for k in TRACE_KEYS if k in cols]
+    if not keys:
+        return [(trace, None)]
+    groups = {}
+    for i, edit in enumerate(zip(*(cols[k] for k in keys))):
+        groups.setdefault(edit, []).append(i)
+    out = []
+    for edit, idx in groups.items():
+        e = dict(zip(keys, edit))
+        try:
+            t = trace
+            if e.get("trace.batch") is not None:
+                t = with_batch(t, e["trace.batch"])
+            if e.get("trace.input_tokens") is not None:
+                t = input_tokens(t, e["trace.input_tokens"])
+            layer, kept = e.get("trace.prune_layer"), e.get("trace.prune_tokens")
+            if (layer is None) != (kept is None):
+                raise ConfigError("trace.prune_layer and trace.prune_tokens go together; "
+                                  f"got {layer!r} and {kept!r}")
+            if layer is not None:
+                t = prune_tokens(t, layer, kept, e.get("trace.prune_method") or "topk")
+        except VitsimError as exc:
+            t = exc
+        out.append((t, np.array(idx, dtype=np.int64)))
+    return out
 
 
 def _cross_reason(arch, cat, cols, i):
@@ -370,27 +253,59 @@ def evaluate(arch, traces, points, mode: str = "analytic"):
         raise ConfigError(f"mode must be one of ['cycle', 'analytic'], not {mode!r}")
     arch = as_arch(arch)
     traces = [as_trace(t) for t in (traces if isinstance(traces, (list, tuple)) else [traces])]
-    cols, size = _columns(arch, points)
+    cols, size = columns(arch, points)
     given = list(points.columns if hasattr(points, "columns") else points)
     frames = []
     for trace in traces:
-        feasible, reason, parts = _one_trace(arch, trace, cols, size, mode)
-        data = {k: (pd.Categorical(cols[k]) if cols[k].dtype == object else cols[k])
-                for k in given}
+        feasible = np.ones(size, dtype=bool)
+        reason = np.full(size, "", dtype=object)
+        batch = np.full(size, trace.batch, dtype=np.int64)
+        parts = []
+        for t, idx in _edited(trace, cols, size):
+            if idx is None:  # no trace edits: every point on the trace itself
+                feasible, reason, parts = _one_trace(arch, t, cols, size, mode)
+                continue
+            if isinstance(t, VitsimError):
+                feasible[idx] = False
+                reason[idx] = str(t)
+                continue
+            sub = {k: (v[idx] if isinstance(v, np.ndarray) else v) for k, v in cols.items()
+                   if k not in TRACE_KEYS}
+            f, r, p = _one_trace(arch, t, sub, len(idx), mode)
+            feasible[idx], reason[idx], batch[idx] = f, r, t.batch
+            parts.extend((idx[i], res) for i, res in p)
+        data = {k: (_given(cols[k]) if _is_text(cols[k]) else cols[k]) for k in given}
         data["point"] = np.arange(size)
         data["feasible"] = feasible
         data["reason"] = pd.Categorical(reason)
         head = {"arch": arch.name, "trace": trace.name, "model": trace.model.name,
-                "batch": trace.batch, "mode": mode}
+                "batch": batch, "mode": mode}
         data.update({k: _const_column(v, size) for k, v in head.items()})
         data.update(_scatter(parts, size))
         frames.append(pd.DataFrame(data))
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
+def _is_text(col):
+    return isinstance(col, list) or col.dtype == object
+
+
+def _given(col):
+    """A given column for the frame (edit columns are lists: ints or nullable Int64)."""
+    import pandas as pd
+
+    if not isinstance(col, list):
+        return pd.Categorical(col)
+    if any(isinstance(v, str) for v in col):
+        return pd.Categorical(col)
+    return np.array(col, dtype=np.int64) if None not in col else pd.array(col, dtype="Int64")
+
+
 def _const_column(value, size):
     import pandas as pd
 
+    if isinstance(value, np.ndarray):
+        return value
     if isinstance(value, str):
         return pd.Categorical.from_codes(np.zeros(size, dtype=np.int8), [value])
     return np.full(size, value)
