@@ -98,12 +98,13 @@ def _fit_reasons(arch, fpga, over):
     return out
 
 
-def _one_trace(arch, trace, cols, size, mode):
-    ops = lower(trace)
-    plan = _batch.plan_ops(ops)
+def _prepare(arch, cols, size, mode):
+    """The trace-independent part, once per call: ``(feasible, reason, groups)`` with
+    each group a dict of its rows ``idx``, categorical values ``cat``, columns ``sub``,
+    ``fpga`` columns, energy ``table`` and (cycle mode) memory ``params``."""
     feasible = np.ones(size, dtype=bool)
     reason = np.full(size, "", dtype=object)
-    parts = []
+    groups = []
     numeric = [k for k in POINT_KEYS if k not in _CATEGORICAL]
     for idx in _groups(cols, size):
         cat = {k: (cols[k][idx[0]] if isinstance(cols[k], np.ndarray) else cols[k])
@@ -129,11 +130,33 @@ def _one_trace(arch, trace, cols, size, mode):
                 keep = ~over
                 idx = idx[keep]
                 sub = {k: v[keep] for k, v in sub.items()}
-                fpga = {k: (v[keep] if isinstance(v, np.ndarray) else v)
-                        for k, v in fpga.items()}
+                fpga = _keep(fpga, keep)
             if not len(idx):
                 continue
+        table = resolve_table(types.SimpleNamespace(
+            energy_table=types.SimpleNamespace(name=cat["energy_table.name"],
+                                               overrides=arch.energy_table.overrides),
+            platform=cat["platform"]))
         params = _memory_params(sub, cat) if mode == "cycle" else None
+        groups.append({"idx": idx, "cat": cat, "sub": sub, "fpga": fpga, "table": table,
+                       "params": params})
+    return feasible, reason, groups
+
+
+def _keep(cols, keep):
+    return {k: (v[keep] if isinstance(v, np.ndarray) else v) for k, v in cols.items()}
+
+
+def _one_trace(arch, trace, prepared, mode):
+    """``(feasible, reason, parts)`` of every point on ``trace`` (``prepared`` is
+    :func:`_prepare`'s result; it is not changed)."""
+    feasible, reason, groups = prepared
+    feasible, reason = feasible.copy(), reason.copy()
+    ops = lower(trace)
+    plan = _batch.plan_ops(ops)
+    parts = []
+    for g in groups:
+        idx, cat, sub, fpga, params = g["idx"], g["cat"], g["sub"], g["fpga"], g["params"]
         why = _refusals(arch, ops, sub, cat, params, mode)
         bad = why != ""
         if bad.any():
@@ -141,23 +164,17 @@ def _one_trace(arch, trace, cols, size, mode):
             reason[idx[bad]] = why[bad]
             keep = ~bad
             idx = idx[keep]
-            sub = {k: v[keep] for k, v in sub.items()}
+            sub = _keep(sub, keep)
             params = None if params is None else params[keep]
-            if fpga is not None:
-                fpga = {k: (v[keep] if isinstance(v, np.ndarray) else v)
-                        for k, v in fpga.items()}
+            fpga = None if fpga is None else _keep(fpga, keep)
             if not len(idx):
                 continue
         mem = (memory_for_points(params, plan.m, plan.n, plan.k)
                if mode == "cycle" else None)
-        table = resolve_table(types.SimpleNamespace(
-            energy_table=types.SimpleNamespace(name=cat["energy_table.name"],
-                                               overrides=arch.energy_table.overrides),
-            platform=cat["platform"]))
         res = {"dataflow": cat["array.dataflow"], "rows": sub["array.rows"],
                "cols": sub["array.cols"], "clock_mhz": sub["clock_mhz"],
                "precision": cat["precision"]}
-        res.update(_batch.run_columns(plan, sub, cat, table, trace.batch, mem, fpga))
+        res.update(_batch.run_columns(plan, sub, cat, g["table"], trace.batch, mem, fpga))
         parts.append((idx, res))
     return feasible, reason, parts
 
@@ -255,35 +272,62 @@ def evaluate(arch, traces, points, mode: str = "analytic"):
     traces = [as_trace(t) for t in (traces if isinstance(traces, (list, tuple)) else [traces])]
     cols, size = columns(arch, points)
     given = list(points.columns if hasattr(points, "columns") else points)
-    frames = []
-    for trace in traces:
-        feasible = np.ones(size, dtype=bool)
-        reason = np.full(size, "", dtype=object)
-        batch = np.full(size, trace.batch, dtype=np.int64)
-        parts = []
+    total = size * len(traces)
+    feasible = np.ones(total, dtype=bool)
+    reason = np.full(total, "", dtype=object)
+    batch = np.zeros(total, dtype=np.int64)
+    parts = []
+    prepared = _prepare(arch, cols, size, mode) if not any(k in cols for k in TRACE_KEYS) \
+        else None
+    for ti, trace in enumerate(traces):
+        at = ti * size  # this trace's rows: at .. at + size
+        batch[at:at + size] = trace.batch
         for t, idx in _edited(trace, cols, size):
             if idx is None:  # no trace edits: every point on the trace itself
-                feasible, reason, parts = _one_trace(arch, t, cols, size, mode)
+                f, r, p = _one_trace(arch, t, prepared, mode)
+                feasible[at:at + size], reason[at:at + size] = f, r
+                parts.extend((i + at, res) for i, res in p)
                 continue
             if isinstance(t, VitsimError):
-                feasible[idx] = False
-                reason[idx] = str(t)
+                feasible[idx + at] = False
+                reason[idx + at] = str(t)
                 continue
             sub = {k: (v[idx] if isinstance(v, np.ndarray) else v) for k, v in cols.items()
                    if k not in TRACE_KEYS}
-            f, r, p = _one_trace(arch, t, sub, len(idx), mode)
-            feasible[idx], reason[idx], batch[idx] = f, r, t.batch
-            parts.extend((idx[i], res) for i, res in p)
-        data = {k: (_given(cols[k]) if _is_text(cols[k]) else cols[k]) for k in given}
-        data["point"] = np.arange(size)
-        data["feasible"] = feasible
-        data["reason"] = pd.Categorical(reason)
-        head = {"arch": arch.name, "trace": trace.name, "model": trace.model.name,
-                "batch": batch, "mode": mode}
-        data.update({k: _const_column(v, size) for k, v in head.items()})
-        data.update(_scatter(parts, size))
-        frames.append(pd.DataFrame(data))
-    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+            f, r, p = _one_trace(arch, t, _prepare(arch, sub, len(idx), mode), mode)
+            feasible[idx + at], reason[idx + at], batch[idx + at] = f, r, t.batch
+            parts.extend((idx[i] + at, res) for i, res in p)
+    data = {}
+    for k in given:
+        col = _given(cols[k]) if _is_text(cols[k]) else cols[k]
+        data[k] = col if len(traces) == 1 else _tile(col, len(traces))
+    data["point"] = np.tile(np.arange(size), len(traces))
+    data["feasible"] = feasible
+    data["reason"] = pd.Categorical(reason)
+    data["arch"] = _const_column(arch.name, total)
+    data["trace"] = _labels([t.name for t in traces], size)
+    data["model"] = _labels([t.model.name for t in traces], size)
+    data["batch"] = batch
+    data["mode"] = _const_column(mode, total)
+    data.update(_scatter(parts, total))
+    return pd.DataFrame(data)
+
+
+def _tile(col, times):
+    import pandas as pd
+
+    if isinstance(col, np.ndarray):
+        return np.tile(col, times)
+    return pd.concat([pd.Series(col)] * times, ignore_index=True).array
+
+
+def _labels(names, size):
+    """A categorical column of ``names[i]`` repeated ``size`` times each."""
+    import pandas as pd
+
+    cats = list(dict.fromkeys(names))
+    codes = np.repeat(np.array([cats.index(n) for n in names], dtype=np.int32), size)
+    return pd.Categorical.from_codes(codes, cats)
 
 
 def _is_text(col):
