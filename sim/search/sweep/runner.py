@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 #: Columns every row has, before the space's keys and the summary fields.
 META_COLUMNS = ("key", "trace", "feasible", "status", "reason", "arch_hash", "trace_hash",
                 "mode")
+#: Most rows the per-point path (custom evaluators, CSV output) builds in memory.
+_MAX_POINT_ROWS = 5_000_000
 #: Largest auto batch per mode (points): ~0.5 s of analytic work, a few s of cycle work.
 _MAX_BATCH = {"analytic": 128, "cycle": 32}
 
@@ -265,6 +267,20 @@ def sweep(arch, traces, space, objective=None, executor="process", out=None, *,
     if isinstance(objective, str):
         _check_objective(ctx, objective)
 
+    if objective is None or isinstance(objective, str):
+        from sim.search.sweep.stream import STREAM_MIN_ROWS, streamable, sweep_stream
+
+        if len(space) * len(trace_list) >= STREAM_MIN_ROWS and streamable(
+                base, space, evaluate, out):
+            return sweep_stream(base, trace_list, space, out, mode=mode, executor=executor,
+                                workers=workers, batch_size=batch_size, progress=progress,
+                                objective=objective)
+    if len(space) * len(trace_list) > _MAX_POINT_ROWS:
+        raise ConfigError(
+            f"this sweep has {len(space) * len(trace_list):,} rows, more than the "
+            f"{_MAX_POINT_ROWS:,} the per-point path holds in memory; sweep only keys of "
+            f"sim.search.evaluate with the default evaluator (streamed to Parquet), or "
+            f"sample it (--random N)")
     base_hash = arch_hash(base)
     tasks, seen = [], set()
     for point in space.points():
