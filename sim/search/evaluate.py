@@ -29,7 +29,8 @@ from sim.engine.memory import (
     memory_params,
 )
 from sim.engine.simulate import int64_refusals
-from sim.errors import ConfigError, VitsimError
+from sim.errors import ConfigError, ResourceError, VitsimError
+from sim.hw.fpga import check_fits
 from sim.hw.fpga.device import RESOURCES
 from sim.search import _batch
 from sim.search._points import (
@@ -85,17 +86,27 @@ def _cross_reason(arch, cat, cols, i):
     return "; ".join(probs)
 
 
-def _fit_reasons(arch, fpga, over):
-    """The loader's over-budget lines (``DSP48E2: needs N but the device has M``)."""
-    head = f"design {arch.name!r} does not fit the {fpga['fpga_board']} ({fpga['fpga_part']})"
-    out = np.full(int(over.sum()), head, dtype=object)
-    for r in RESOURCES:
-        used, avail = fpga[f"fpga_{r}_used"][over], fpga[f"fpga_{r}_available"]
-        bad = np.flatnonzero(used > avail)
-        tail = f" but the device has {avail:,}"
-        out[bad] = [f"{h}; {RESOURCES[r]}: needs {u:,}{tail}"
-                    for h, u in zip(out[bad], used[bad].tolist())]
-    return out
+def _fit_reasons(arch, cat, sub, over):
+    """The loader's over-budget message of each ``over`` row (what
+    :func:`sim.hw.fpga.check_fits` raises, on a light stand-in of the row's arch)."""
+    ns = types.SimpleNamespace
+    keys = ("array.rows", "array.cols", "memory.word_bytes", "memory.ifmap_kib",
+            "memory.filter_kib", "memory.ofmap_kib", "vector.lanes")
+    seen = {}
+    out = []
+    for vals in zip(*(sub[k][over].tolist() for k in keys)):
+        if vals not in seen:
+            r, c, wb, fi, ff, fo, lanes = vals
+            stand_in = ns(name=arch.name, platform=cat["platform"], precision=cat["precision"],
+                          array=ns(rows=r, cols=c), vector=ns(lanes=lanes),
+                          memory=ns(word_bytes=wb, ifmap_kib=fi, filter_kib=ff, ofmap_kib=fo))
+            try:
+                check_fits(stand_in)
+                seen[vals] = "does not fit"  # unreachable: the columns said it does not
+            except ResourceError as exc:
+                seen[vals] = str(exc)
+        out.append(seen[vals])
+    return np.array(out, dtype=object)
 
 
 def _prepare(arch, cols, size, mode):
@@ -126,7 +137,7 @@ def _prepare(arch, cols, size, mode):
                 over |= fpga[f"fpga_{r}_used"] > fpga[f"fpga_{r}_available"]
             if over.any():
                 feasible[idx[over]] = False
-                reason[idx[over]] = _fit_reasons(arch, fpga, over)
+                reason[idx[over]] = _fit_reasons(arch, cat, sub, over)
                 keep = ~over
                 idx = idx[keep]
                 sub = {k: v[keep] for k, v in sub.items()}
@@ -309,7 +320,8 @@ def evaluate(arch, traces, points, mode: str = "analytic"):
     data["model"] = _labels([t.model.name for t in traces], size)
     data["batch"] = batch
     data["mode"] = _const_column(mode, total)
-    data.update(_scatter(parts, total))
+    # a given column that is also a summary key (clock_mhz) keeps its values on every row
+    data.update({k: v for k, v in _scatter(parts, total).items() if k not in data})
     return pd.DataFrame(data)
 
 

@@ -133,6 +133,9 @@ def stream_batch(ctx: StreamContext, span) -> object:
                 "trace_hash": np.full(len(df), ctx.trace_hashes[ti], dtype=object),
                 "mode": np.full(len(df), ctx.mode, dtype=object)}
         rest = df.drop(columns=[c for c in _META if c in df])
+        if not feasible.all():  # an infeasible row has no summary (as on the per-point path)
+            for c in ("arch", "model", "batch"):
+                rest[c] = rest[c].astype(object).where(feasible, None)
         for c in rest.columns:
             if isinstance(rest[c].dtype, pd.CategoricalDtype):
                 rest[c] = rest[c].astype(object).where(rest[c].notna(), None)
