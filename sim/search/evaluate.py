@@ -154,6 +154,23 @@ def _prepare(arch, cols, size, mode):
     return feasible, reason, groups
 
 
+def _subset(prepared, idx, size):
+    """:func:`_prepare`'s result for the points ``idx`` only (their new row numbers are
+    positions in ``idx``)."""
+    feasible, reason, groups = prepared
+    pos = np.full(size, -1, dtype=np.int64)
+    pos[idx] = np.arange(len(idx))
+    out = []
+    for g in groups:
+        sel = pos[g["idx"]] >= 0
+        if not sel.any():
+            continue
+        out.append({**g, "idx": pos[g["idx"][sel]], "sub": _keep(g["sub"], sel),
+                    "fpga": None if g["fpga"] is None else _keep(g["fpga"], sel),
+                    "params": None if g["params"] is None else g["params"][sel]})
+    return feasible[idx], reason[idx], out
+
+
 def _keep(cols, keep):
     return {k: (v[keep] if isinstance(v, np.ndarray) else v) for k, v in cols.items()}
 
@@ -288,8 +305,7 @@ def evaluate(arch, traces, points, mode: str = "analytic"):
     reason = np.full(total, "", dtype=object)
     batch = np.zeros(total, dtype=np.int64)
     parts = []
-    prepared = _prepare(arch, cols, size, mode) if not any(k in cols for k in TRACE_KEYS) \
-        else None
+    prepared = _prepare(arch, cols, size, mode)  # trace-independent: once per call
     for ti, trace in enumerate(traces):
         at = ti * size  # this trace's rows: at .. at + size
         batch[at:at + size] = trace.batch
@@ -303,9 +319,7 @@ def evaluate(arch, traces, points, mode: str = "analytic"):
                 feasible[idx + at] = False
                 reason[idx + at] = str(t)
                 continue
-            sub = {k: (v[idx] if isinstance(v, np.ndarray) else v) for k, v in cols.items()
-                   if k not in TRACE_KEYS}
-            f, r, p = _one_trace(arch, t, _prepare(arch, sub, len(idx), mode), mode)
+            f, r, p = _one_trace(arch, t, _subset(prepared, idx, size), mode)
             feasible[idx + at], reason[idx + at], batch[idx + at] = f, r, t.batch
             parts.extend((idx[i] + at, res) for i, res in p)
     data = {}

@@ -255,6 +255,15 @@ def sweep(arch, traces, space, objective=None, executor="process", out=None, *,
         Integer summary fields are float when infeasible rows (NaN) are present.
         ``df.attrs["sweep"]`` holds ``rows``, ``resumed`` (already in ``out``),
         ``evaluated`` and ``elapsed_s`` (wall time, s).
+
+    Notes
+    -----
+    With the default evaluator, a sweep of at least
+    :data:`sim.search.sweep.stream.STREAM_MIN_ROWS` rows over :func:`sim.search.evaluate`
+    columns to Parquet (or to memory) is *streamed* (:mod:`sim.search.sweep.stream`): the
+    space is generated batch by batch in the workers, ``key`` hashes the point's values,
+    rows come in completion order without ``arch_hash``, and with ``out`` the returned
+    frame holds only the meta columns, the space's keys and the main figures.
     """
     if mode not in MODES:
         raise ConfigError(f"mode must be one of {list(MODES)}, not {mode!r}")
