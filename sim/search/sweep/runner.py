@@ -50,8 +50,8 @@ META_COLUMNS = ("key", "trace", "feasible", "status", "reason", "arch_hash", "tr
                 "mode")
 #: Most rows the per-point path (custom evaluators, CSV output) builds in memory.
 _MAX_POINT_ROWS = 5_000_000
-#: Largest auto batch per mode (points): ~0.5 s of analytic work, a few s of cycle work.
-_MAX_BATCH = {"analytic": 128, "cycle": 32}
+#: Largest auto batch per mode (points; the batched evaluator takes each in one call).
+_MAX_BATCH = {"analytic": 1024, "cycle": 256}
 
 
 def trace_hash(trace: Trace) -> str:
@@ -230,8 +230,9 @@ def sweep(arch, traces, space, objective=None, executor="process", out=None, *,
     workers : int, optional
         Processes for the ``"process"`` executor (default all cores; 1 = inline).
     batch_size : int, optional
-        Points per task; default ``ceil(todo / (4 * workers))`` capped at 128 (analytic)
-        or 32 (cycle) points, so per-task overhead is small and a crash loses little.
+        Points per task; default ``ceil(todo / (4 * workers))`` capped at 1024 (analytic)
+        or 256 (cycle) points (one batched-evaluator call each), so per-task overhead is
+        small and a crash loses little; streamed sweeps take up to 65,536.
     progress : bool or callable, optional
         ``True``: a tqdm bar on stderr; a callable gets ``(done, total)`` after each
         batch.  Default: silent.
