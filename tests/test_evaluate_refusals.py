@@ -143,3 +143,17 @@ def test_utilization_of_a_huge_array_does_not_wrap():
     report = sim.simulate(arch, big, mode="analytic").summary
     assert math.isclose(df.loc[0, "utilization"], report["utilization"], rel_tol=1e-12)
     assert 0 < report["utilization"] <= 1
+
+
+def test_a_trace_too_large_to_lower_makes_rows_infeasible():
+    """Batch 10**17 overflows the trace's own sizes: simulate() raises TraceError after
+    the design resolves, so over-budget points keep their fit reason."""
+    pts = {"array.rows": np.array([16, 128]),
+           "trace.batch": np.array([10**17, 10**17], dtype=object)}
+    df = evaluate("zcu102", "deit_s", pts)
+    assert not df["feasible"].any()
+    assert "exceeds 2^63 - 1" in df.loc[0, "reason"]
+    assert "does not fit" in df.loc[1, "reason"]
+    big = sim.with_batch(sim.model_trace("deit_s"), 10**17)
+    got = check_outcomes("zcu102", big, {"array.rows": np.array([16, 128])}, "analytic")
+    assert got == ["TraceError", "ResourceError"]

@@ -180,7 +180,12 @@ def _one_trace(arch, trace, prepared, mode):
     :func:`_prepare`'s result; it is not changed)."""
     feasible, reason, groups = prepared
     feasible, reason = feasible.copy(), reason.copy()
-    ops = lower(trace)
+    try:
+        ops = lower(trace)
+    except VitsimError as exc:  # simulate() raises it once the design resolves
+        reason[feasible] = str(exc)
+        feasible[:] = False
+        return feasible, reason, []
     plan = _batch.plan_ops(ops)
     parts = []
     for g in groups:
