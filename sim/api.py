@@ -23,9 +23,9 @@ def simulate(arch, trace, *, mode: str = "cycle", trace_dir=None) -> Report:
     ----------
     arch : ArchConfig or str or Path
         Architecture, a YAML file or a preset name (``"zcu102"``), see :func:`sim.as_arch`.
-    trace : Trace or str or Path
-        Trace, a trace file, a shipped workload or a built-in model name (``"deit_s"``),
-        see :func:`sim.as_trace`.
+    trace : Trace or OpsTrace or str or Path
+        Trace (v1), captured op list (v2), a trace file, a shipped workload or a built-in
+        model name (``"deit_s"``), see :func:`sim.as_trace`.
     mode : {"cycle", "analytic"}
         ``cycle`` adds the double-buffered memory walk (stalls, DRAM traffic);
         ``analytic`` is compute only (stall-free), for the fastest sweeps.

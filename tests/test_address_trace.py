@@ -39,3 +39,17 @@ def test_tile_addresses_equal_reference(df, m, n, k, rows, cols, op, data):
     got = [int(_kt.tile_addr(geom, np.int64(op), np.int64(fold), np.int64(w)))
            for w in range(len(want))]
     assert got == want
+
+
+@settings(max_examples=50, deadline=None)
+@given(rows=st.lists(st.lists(st.integers(-1, 2**62), min_size=3, max_size=3), min_size=1,
+                     max_size=20))
+def test_csv_formatter_writes_what_savetxt_writes(rows):
+    import io
+
+    arr = np.array(rows, dtype=np.int64)
+    want = io.BytesIO()
+    np.savetxt(want, arr, fmt="%d", delimiter=",")
+    text = np.empty(21 * arr.size, dtype=np.uint8)
+    used = _kt.format_rows(arr, text)
+    assert text[:used].tobytes() == want.getvalue()

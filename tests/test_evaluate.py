@@ -238,12 +238,13 @@ def test_sweep_batched_path_equals_per_point_path(mode, monkeypatch):
             assert a == b, col
 
 
-def test_sweep_batch_with_a_bad_value_takes_the_per_point_path():
+def test_sweep_batch_with_a_key_the_evaluator_lacks_takes_the_per_point_path():
     from sim.search.sweep import Space, sweep
 
-    df = sweep("edge_16x16", ["deit_s"], Space.grid({"array.rows": [0, 8, 16]}),
-               executor="inline", mode="analytic", batch_size=3)
-    assert df["status"].tolist() == ["infeasible", "ok", "ok"]
-    assert "array.rows = 0" in df.loc[0, "reason"]
-    assert df.loc[2, "cycles"] == sim.simulate("edge_16x16", "workloads/deit_s.yaml",
+    assert "description" not in POINT_KEYS
+    df = sweep("edge_16x16", ["deit_s"],
+               Space.grid({"array.rows": [8, 16], "description": ["per-point"]}),
+               executor="inline", mode="analytic", batch_size=2)
+    assert df["status"].tolist() == ["ok", "ok"]
+    assert df.loc[1, "cycles"] == sim.simulate("edge_16x16", "workloads/deit_s.yaml",
                                                mode="analytic").summary["cycles"]

@@ -125,17 +125,18 @@ def _picky(arch, trace):
 
 def test_infeasible_points_are_rows_not_crashes(tmp_path):
     axes = dict(AXES)
-    axes[("array.rows", "array.cols")] = [8, 16, 32, 0]  # 0 rows is a ConfigError
+    axes[("array.rows", "array.cols")] = [8, 16, 32, 0]  # 0 rows: refused before any work
+    with pytest.raises(ConfigError, match=r"array.rows = 0; must be an integer in \[1, 4096\]"):
+        sweep("zcu102", ["deit_t"], axes, executor="inline", evaluate=_picky)
+    axes[("array.rows", "array.cols")] = [8, 16, 32, 64]  # 64x64: over the DSP budget
     out = tmp_path / "r.parquet"
     df = sweep("zcu102", ["deit_t"], axes, executor="inline", out=out, evaluate=_picky)
     assert len(df) == 12
     res = df[df["array.rows"] == 32]
     assert (~res["feasible"]).all() and (res["status"] == "infeasible").all()
     assert res["reason"].str.contains("DSP48E2").all()
-    zero = df[df["array.rows"] == 0]
-    assert (zero["status"] == "infeasible").all()
-    assert zero["reason"].str.contains("array.rows = 0").all()
-    assert zero["arch_hash"].isna().all()
+    big = df[df["array.rows"] == 64]
+    assert (big["status"] == "infeasible").all() and big["reason"].str.contains("DSP").all()
     err = df[(df["array.dataflow"] == "is") & (df["array.rows"] < 32) & (df["array.rows"] > 0)]
     assert (err["status"] == "error").all() and err["reason"].str.contains("boom").all()
     ok = df[df["status"] == "ok"]

@@ -26,7 +26,11 @@ def _check(args) -> int:
         return 0
     data = read_yaml(args.file, ConfigError)
     is_trace = isinstance(data, dict) and "layers" in data
-    if is_trace:
+    if isinstance(data, dict) and ("ops" in data or data.get("schema_version") == 2):
+        t = load_trace(args.file)
+        sys.stdout.write(f"{args.file}: ok (trace v2: {t.model.name}, batch {t.batch}, "
+                         f"{len(t.ops)} ops)\n")
+    elif is_trace:
         t = load_trace(args.file)
         sys.stdout.write(f"{args.file}: ok (trace: {t.model.name}, batch {t.batch}, "
                          f"{len(t.layers)} blocks)\n")

@@ -9,7 +9,84 @@ from sim.config import as_arch, parse_override
 from sim.workload import as_trace
 
 __all__ = ["add_arch_args", "arch_from_args", "add_trace_args", "trace_from_args", "emit_json",
-           "add_json_arg", "to_jsonable"]
+           "add_json_arg", "to_jsonable", "int64", "finite_float", "int_in", "float_in",
+           "check_figure_path", "FIGURE_SUFFIXES"]
+
+#: Figure formats every ``--plot``/``--out FIG`` accepts.
+FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
+
+
+def _arg_error(text, must):
+    import argparse
+
+    shown = text if len(text) <= 60 else text[:57] + "..."
+    return argparse.ArgumentTypeError(f"{shown!r}; must be {must}")
+
+
+def int64(text: str) -> int:
+    """An ``int`` flag value that fits int64 (no bigger count is meaningful)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise _arg_error(text, "an integer") from None
+    if not -(1 << 63) <= value < (1 << 63):
+        raise _arg_error(text, "an integer below 2^63")
+    return value
+
+
+def finite_float(text: str) -> float:
+    """A ``float`` flag value that is finite (NaN and inf are never a valid setting)."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise _arg_error(text, "a number") from None
+    if not math.isfinite(value):
+        raise _arg_error(text, "a finite number")
+    return value
+
+
+def int_in(lo: int, hi: int):
+    """An argparse ``type``: an integer in ``[lo, hi]``."""
+
+    def parse(text: str) -> int:
+        value = int64(text)
+        if not lo <= value <= hi:
+            raise _arg_error(text, f"an integer in [{lo}, {hi}]")
+        return value
+
+    parse.__name__ = "int"
+    return parse
+
+
+def float_in(lo: float, hi: float):
+    """An argparse ``type``: a finite number in ``[lo, hi]``."""
+
+    def parse(text: str) -> float:
+        value = finite_float(text)
+        if not lo <= value <= hi:
+            raise _arg_error(text, f"a number in [{lo:g}, {hi:g}]")
+        return value
+
+    parse.__name__ = "float"
+    return parse
+
+
+def check_figure_path(path, flag: str = "--plot") -> None:
+    """Refuse a figure path whose extension matplotlib would not write, before any work."""
+    from pathlib import Path
+
+    from sim.errors import ConfigError
+
+    if path is None:
+        return
+    p = Path(path)
+    if p.suffix.lower() not in FIGURE_SUFFIXES:
+        raise ConfigError(f"{flag} = {str(path)[:200]!r}; must end in "
+                          f"{', '.join(FIGURE_SUFFIXES)}")
+    if p.is_dir():
+        raise ConfigError(f"{flag} = {str(path)[:200]!r}; must be a file path, not a directory")
 
 
 def add_arch_args(parser, required: bool = True) -> None:

@@ -1,9 +1,10 @@
-"""``vitsim export``: build a timm ViT (random init), transform it, export its trace.
+"""``vitsim export``: build a model (random init), transform it, export its trace.
 
 ::
 
     vitsim export --model deit_small_patch16_224 --batch 4 \\
         --apply skip:1,3 --apply heads:0=0,1,2 --apply topk:3=141 --out trace.yaml
+    vitsim export --model hf:swin --out swin.yaml        # v2 op trace
 
 This module imports torch and timm only when the command runs, so registering the parser
 never needs the ``vitsim[torch]`` extra.
@@ -90,8 +91,17 @@ def add_export_parser(subparsers):
                     "run it once and write the trace of what ran.",
         epilog=APPLY_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True,
-                   help="timm model name, e.g. deit_small_patch16_224 (pretrained=False), "
-                        "or 'digits' for the trained digits ViT")
+                   help="[timm:]NAME (e.g. deit_small_patch16_224, swin_tiny_patch4_window7_"
+                        "224), hf:MODEL_TYPE (vit, deit, swin, dinov2, beit, ...), "
+                        "vitsim:lvvit_s, or 'digits' for the trained digits ViT; random "
+                        "weights, nothing downloaded. Recognised ViTs give a v1 trace, "
+                        "anything else a v2 op trace")
+    p.add_argument("--image-size", type=int, default=None,
+                   help="input image edge, pixels (default: the model's)")
+    p.add_argument("--hf-config", default=None,
+                   help="config.json of an hf: model (default: AutoConfig.for_model)")
+    p.add_argument("--allow-unmodelled", action="store_true",
+                   help="export even if ops the simulator does not model exceed 1%% of MACs")
     p.add_argument("--batch", type=int, default=1, help="batch size (default 1)")
     p.add_argument("--apply", action="append", default=[], metavar="SPEC",
                    help="a transform, see below; repeatable")
@@ -141,6 +151,8 @@ def run_export(args) -> int:
     if args.batch < 1:
         raise TraceError(f"--batch must be an integer >= 1, not {args.batch}")
     steps = [parse_apply(s) for s in args.apply]  # parse all before building anything
+    if args.model != "digits":
+        return _export_any(args, steps)
     model = _build_model(args.model, args.seed)
     for spec, step in zip(args.apply, steps):
         log.info("applying %s", spec)
@@ -158,4 +170,35 @@ def run_export(args) -> int:
     else:
         print(f"wrote {path}: {trace.name}, batch {trace.batch}, {len(tokens)} blocks, "
               f"tokens {tokens[0]} -> {trace.layers[-1].tokens_after}")
+    return 0
+
+
+def _export_any(args, steps) -> int:
+    """``--model [timm:|hf:|vitsim:]NAME``: v1 when proven against the capture, else v2."""
+    from sim.torch.model_export import export_model
+    from sim.workload.ops_trace import save_ops_trace
+    from sim.workload.trace import save_trace
+
+    if args.image_size is not None and args.image_size < 1:
+        raise TraceError(f"--image-size must be an integer >= 1, not {args.image_size}")
+    res = export_model(args.model, batch=args.batch, image_size=args.image_size,
+                       hf_config=args.hf_config, apply=steps, name=args.name,
+                       seed=args.seed, allow_unmodelled=args.allow_unmodelled)
+    t = res.trace
+    path = (save_trace if res.version == 1 else save_ops_trace)(t, args.out)
+    info = {"out": str(path), "name": t.name, "batch": t.batch, "schema_version": res.version,
+            "why": res.why, "macs": int(res.captured.macs),
+            "unmodelled": [dict(u) for u in res.captured.unmodelled]}
+    if res.version == 1:
+        info["tokens"] = [lt.tokens for lt in t.layers]
+    if args.json:
+        print(json.dumps(info))
+        return 0
+    what = (f"v1 layer trace, {len(t.layers)} blocks, tokens {t.layers[0].tokens} -> "
+            f"{t.layers[-1].tokens_after}" if res.version == 1
+            else f"v2 op trace, {len(t.ops)} ops in {t.model.depth} blocks")
+    print(f"wrote {path}: {t.name}, batch {t.batch}, {what}, {res.captured.macs / 1e9:.3f} "
+          f"GMACs ({res.why})")
+    for u in res.captured.unmodelled:
+        print(f"  unmodelled: {u['op']} {u['macs']:,} MACs ({u['share']:.2%})")
     return 0

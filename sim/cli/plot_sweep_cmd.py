@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from sim.cli.common import emit_json
+from sim.cli.common import check_figure_path, emit_json, int_in
 
 __all__ = ["register"]
 
@@ -25,7 +25,8 @@ def register(plot_sub) -> None:
                    "e.g. latency_s,energy_j")
     p.add_argument("--trace", help="only rows of this trace")
     p.add_argument("--out", required=True, help="figure file (.png, .svg, .pdf)")
-    p.add_argument("--dpi", type=int, default=150)
+    p.add_argument("--dpi", type=int_in(1, 2400), default=150,
+                   help="figure resolution, dots per inch (1..2400; default 150)")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object (the figure path and front) on stdout")
     p.set_defaults(func=_plot)
@@ -40,6 +41,7 @@ def _plot(args) -> int:
     from sim.search.pareto import pareto_front
     from sim.search.sweep.store import load_results
 
+    check_figure_path(args.out, "--out")
     df = load_results(args.results)
     if args.trace:
         if args.trace not in set(df["trace"]):
@@ -51,6 +53,7 @@ def _plot(args) -> int:
         cols = [c.strip() for c in args.pareto.split(",") if c.strip()]
         if len(cols) != 2:
             raise ConfigError(f"--pareto must name two columns X,Y, not {args.pareto!r}")
+        _numeric_columns(df, cols, "--pareto")
         fig = pareto(df, cols[0], cols[1])
         mask = pareto_front(df, cols)
         info["front"] = df[mask].drop(columns=["reason"], errors="ignore").to_dict("records")
@@ -58,6 +61,8 @@ def _plot(args) -> int:
         missing = [f"--{a}" for a in ("x", "y", "z") if not getattr(args, a)]
         if missing:
             raise ConfigError(f"a heatmap needs {', '.join(missing)} (or use --pareto X,Y)")
+        _numeric_columns(df, [args.x, args.y], "--x/--y", numeric=False)
+        _numeric_columns(df, [args.z], "--z")
         fig = heatmap(df, args.x, args.y, args.z, agg=args.agg)
     fig.savefig(args.out, dpi=args.dpi)
     if args.json:
@@ -65,3 +70,18 @@ def _plot(args) -> int:
     else:
         sys.stdout.write(f"wrote {args.out}\n")
     return 0
+
+
+def _numeric_columns(df, cols, flag, numeric=True) -> None:
+    """Every column exists (and is numeric), or one line naming the choices."""
+    import pandas as pd
+
+    from sim.errors import ConfigError
+
+    ok = [c for c in df.columns
+          if not numeric or (pd.api.types.is_numeric_dtype(df[c])
+                             and not pd.api.types.is_bool_dtype(df[c]))]
+    for c in cols:
+        if c not in ok:
+            kind = "a numeric result column" if numeric else "a result column"
+            raise ConfigError(f"{flag} {c[:200]!r}: must be {kind}, one of {ok}")

@@ -88,6 +88,9 @@ def _optin(args) -> int:
     import json
     from pathlib import Path
 
+    from sim.cli.common import check_figure_path
+
+    check_figure_path(args.plot, "--plot")
     import torch
 
     from sim.api import simulate

@@ -71,15 +71,15 @@ def _accuracy(args, trace):
     if trace.model.name != "deit_s":
         raise ConfigError(f"--accuracy is required for {trace.model.name}: the shipped "
                           "illustrative table is for deit_s only")
-    log.warning("using the ILLUSTRATIVE (synthetic) DeiT-S accuracy table; pass --accuracy "
-                "with top-1 measured on your GPU for a real schedule")
     return resolve_accuracy(None)
 
 
 def _schedule(args) -> int:
+    from sim.cli.common import check_figure_path
     from sim.errors import ConfigError
     from sim.search.pomt import DEFAULT_PRUNE_LAYER, choose, choose_joint, latency_curve
 
+    check_figure_path(args.plot, "--plot")
     if args.layers and not args.joint:
         raise ConfigError("--layers only applies with --joint")
     arch = arch_from_args(args)
@@ -100,6 +100,9 @@ def _schedule(args) -> int:
         curve = latency_curve(arch, trace, prune_layer=None if args.curve == "input" else layer,
                               metric=args.metric, mode=args.mode)
         sched = choose(curve, acc, alpha=args.alpha, k=args.k, deploy_layer=layer)
+    if not args.accuracy:  # warned once the inputs proved valid (errors stay one line)
+        log.warning("used the ILLUSTRATIVE (synthetic) DeiT-S accuracy table; pass "
+                    "--accuracy with top-1 measured on your GPU for a real schedule")
     out = sched.to_dict()
     if args.compare:
         from sim.search.pomt.compare import compare

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from sim.cli.common import add_arch_args, add_json_arg, emit_json
+from sim.cli.common import add_arch_args, add_json_arg, check_figure_path, emit_json, int_in
 
 __all__ = ["register"]
 
@@ -36,28 +36,36 @@ def register(sub) -> None:
     p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
                    help="arch key and values to search (repeatable; keys joined by ',' "
                    "share a value)")
-    p.add_argument("--random", type=int, metavar="N", help="N random points of the grid")
-    p.add_argument("--seed", type=int, default=0, help="seed of --random (default 0)")
+    p.add_argument("--random", type=int_in(1, 10**7),
+                   metavar="N", help="N random points of the grid")
+    p.add_argument("--seed", type=int_in(0, 2**63 - 1),
+                   default=0, help="seed of --random (default 0)")
     p.add_argument("--objective", choices=("expected", "per_image"), default="expected",
                    help="expected: E[E]*E[D] of the cascade (default); per_image: mean E*D")
     p.add_argument("--mode", choices=("cycle", "analytic"), default="cycle")
-    p.add_argument("--workers", type=int, help="worker processes (default 1: in process)")
+    p.add_argument("--workers", type=int_in(1, 256),
+                   help="worker processes (default 1: in process)")
     p.add_argument("--out", help="write every evaluated point to this CSV")
     p.add_argument("--plot", help="write the accuracy-EDP Pareto figure (PNG/SVG/PDF)")
-    p.add_argument("--top", type=int, default=8, help="Pareto rows to print (default 8)")
+    p.add_argument("--top", type=int_in(0, 10**6),
+                   default=8, help="Pareto rows to print (default 8)")
     add_json_arg(p)
     p.set_defaults(func=_pivot)
 
 
 def _pivot(args) -> int:
     from sim.cli.common import arch_from_args
+    from sim.errors import ConfigError
     from sim.search.pivot import pivot_search
     from sim.search.pivot.efforts import load_efforts
-    from sim.search.sweep.space import parse_axis
+    from sim.search.sweep.space import parse_axes
 
+    check_figure_path(args.plot, "--plot")
+    if args.out and not args.out.lower().endswith(".csv"):
+        raise ConfigError(f"--out = {args.out[:200]!r}; must end in .csv")
     arch = arch_from_args(args)
     efforts = load_efforts(args.efforts)
-    space = dict(parse_axis(t) for t in args.grid) or None
+    space = parse_axes(args.grid, "--grid") or None
     res = pivot_search(arch, efforts, lec=args.lec, acc_drop=args.acc_drop, space=space,
                        n_random=args.random, seed=args.seed, objective=args.objective,
                        mode=args.mode, baseline=args.baseline,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from sim.cli.common import add_arch_args, add_json_arg, arch_from_args, emit_json
+from sim.cli.common import add_arch_args, add_json_arg, arch_from_args, emit_json, int_in
 
 __all__ = ["register"]
 
@@ -31,21 +31,25 @@ def register(sub) -> None:
                    help="a swept key and its values (repeatable)")
     p.add_argument("--range", dest="ranges", action="append", default=[],
                    metavar="KEY=LO:HI[:log][:int]", help="a continuous axis (needs --random)")
-    p.add_argument("--random", type=int, metavar="N",
+    p.add_argument("--random", type=int_in(1, 10**7), metavar="N",
                    help="evaluate N random points of the space instead of the full grid")
-    p.add_argument("--seed", type=int, default=0, help="seed of --random (default 0)")
+    p.add_argument("--seed", type=int_in(0, 2**63 - 1),
+                   default=0, help="seed of --random (default 0)")
     p.add_argument("--out", help="results: *.parquet (directory of parts) or *.csv; "
                    "a rerun with the same --out resumes")
     p.add_argument("--mode", choices=("cycle", "analytic"), default="cycle",
                    help="cycle: compute + memory stalls (default); analytic: compute only")
-    p.add_argument("--workers", type=int, help="local worker processes (default: all cores; "
+    p.add_argument("--workers", type=int_in(1, 256),
+                   help="local worker processes (default: all cores; "
                    "1 = in this process)")
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
                    help="run on a Dask distributed scheduler (needs vitsim[dask])")
-    p.add_argument("--batch-size", type=int, help="points per task (default: automatic)")
-    p.add_argument("--objective", help="column to minimise and rank by (e.g. edp_per_inference_js; "
+    p.add_argument("--batch-size", type=int_in(1, 10**6),
+                   help="points per task (default: automatic)")
+    p.add_argument("--objective", help="column to minimise and rank by (e.g. "
+                   "edp_per_inference_js; "
                    "default latency_s for the printed table)")
-    p.add_argument("--top", type=int, default=5, help="best rows to print (default 5)")
+    p.add_argument("--top", type=int_in(0, 10**6), default=5, help="best rows to print (default 5)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="tqdm progress bar on stderr (default: when stderr is a terminal)")
     add_json_arg(p)
@@ -60,10 +64,13 @@ def _traces(names):
 
 def _space(args):
     from sim.errors import ConfigError
-    from sim.search.sweep.space import Space, parse_axis
+    from sim.search.sweep.space import Space, parse_axes
 
-    axes = dict(parse_axis(t) for t in args.grid)
-    ranges = dict(parse_axis(t) for t in args.ranges)
+    axes = parse_axes(args.grid, "--grid")
+    ranges = parse_axes(args.ranges, "--range")
+    both = {k for keys in axes for k in keys} & {k for keys in ranges for k in keys}
+    if both:
+        raise ConfigError(f"{sorted(both)} given as both --grid and --range; give one")
     for keys, values in ranges.items():
         if isinstance(values, list):
             raise ConfigError(f"--range {'+'.join(keys)}: expected lo:hi[:log][:int], "
@@ -77,8 +84,8 @@ def _space(args):
     if args.random is None and ranges:
         raise ConfigError("--range needs --random N (a continuous axis has no grid)")
     if args.random is None:
-        return Space.grid(axes)
-    return Space.random(axes, n=args.random, seed=args.seed)
+        return Space.grid(axes, source="--grid")
+    return Space.random(axes, n=args.random, seed=args.seed, source="--grid/--range")
 
 
 def _sweep(args) -> int:
@@ -91,6 +98,13 @@ def _sweep(args) -> int:
         raise ConfigError(f"--workers must be >= 1, not {args.workers}")
     if args.scheduler and args.workers:
         raise ConfigError("give --workers (local processes) or --scheduler (Dask), not both")
+    if args.out:
+        from pathlib import Path
+
+        out = Path(args.out)
+        if out.suffix.lower() not in (".csv", ".parquet", ".pq") and not out.is_dir():
+            raise ConfigError(f"--out = {args.out[:200]!r}; must end in .parquet (a "
+                              "directory of part files) or .csv")
     arch = arch_from_args(args)
     traces = _traces(args.trace)
     space = _space(args)

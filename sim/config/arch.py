@@ -8,15 +8,22 @@ import hashlib
 import json
 from pathlib import Path
 
-import yaml
-
 from sim.config.schema import ArchConfig
-from sim.config.validate import Problems, build, read_yaml
+from sim.config.validate import (
+    Problems,
+    _build_dict,
+    _check_scalar,
+    _hints,
+    _unwrap_optional,
+    build,
+    parse_text,
+    read_yaml,
+)
 from sim.errors import ConfigError, short_repr
 
 __all__ = [
     "as_arch", "load_arch", "arch_from_dict", "arch_to_dict", "with_overrides", "arch_hash",
-    "list_presets", "parse_override", "data_dir",
+    "list_presets", "parse_override", "data_dir", "check_override",
 ]
 
 
@@ -46,16 +53,65 @@ def _set_dotted(data: dict, key_path: str, value) -> None:
     node[parts[-1]] = value
 
 
-def parse_override(text: str) -> tuple[str, object]:
-    """Parse ``key.path=value`` (value read as YAML: ``64`` -> int, ``ws`` -> str)."""
+def parse_override(text: str, source: str = "--set") -> tuple[str, object]:
+    """Parse ``key.path=value`` (value read as YAML: ``64`` -> int, ``ws`` -> str) and
+    check the value against the key's schema entry (see :func:`check_override`)."""
     if "=" not in text:
-        raise ConfigError(f"--set {text!r}: expected key.path=value, e.g. array.rows=64")
+        raise ConfigError(f"{source} {text[:200]!r}: expected key.path=value, "
+                          "e.g. array.rows=64")
     key, _, raw = text.partition("=")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else raw
-    except yaml.YAMLError:
-        value = raw
-    return key.strip(), value
+    key = key.strip()
+    value = raw
+    if raw.strip():
+        try:
+            value = parse_text(raw, False, ConfigError, source)
+        except ConfigError:
+            value = raw
+    check_override(key, value, source)
+    return key, value
+
+
+def check_override(key: str, value, source: str = "--set") -> type:
+    """Check one dotted ``key`` and ``value`` against the schema alone (type, range,
+    choices, NaN/inf, booleans; no cross-field rules); return the key's scalar type.
+
+    Raises :class:`ConfigError` ``source: key = value; must be ...`` or an unknown key.
+    """
+    parts = key.split(".") if isinstance(key, str) else []
+    if not parts or not all(parts):
+        raise ConfigError(f"{key!r}: must be a dotted key path such as array.rows",
+                          source=source)
+    cls, problems = ArchConfig, Problems()
+    for i, part in enumerate(parts):
+        hints, fields = _hints(cls)
+        here = ".".join(parts[:i + 1])
+        if part not in fields:
+            raise ConfigError(f"{here}: unknown key; allowed keys are {sorted(fields)}",
+                              source=source)
+        tp, optional = _unwrap_optional(hints[part])
+        meta = fields[part].metadata
+        last = i == len(parts) - 1
+        if value is None and optional and last:
+            return type(None)
+        if dataclasses.is_dataclass(tp):
+            if last:
+                build(tp, value, here, problems)
+                break
+            cls = tp
+            continue
+        if getattr(tp, "__origin__", None) is dict:
+            sub = value if last else {".".join(parts[i + 1:]): value}
+            _build_dict(tp, sub, meta, here, problems)
+            tp = tp.__args__[1]
+            break
+        if not last:
+            raise ConfigError(f"{here}: is a value, not a section; {key!r} must stop at "
+                              f"{here}", source=source)
+        _check_scalar(value, tp, meta, here, problems)
+        break
+    if problems:
+        raise ConfigError(problems, source=source)
+    return tp
 
 
 def arch_from_dict(data, source: str = "<dict>", overrides: dict | None = None) -> ArchConfig:

@@ -36,8 +36,10 @@ AUTO_ENERGY_TABLE = {"asic": "horowitz45", "zcu102": "zcu102"}
 DRAM_TECHNOLOGIES = ("auto", "ddr4", "lpddr4", "lpddr", "ddr3", "gddr5", "hbm2", "hmc")
 
 
-def _f(doc, *, range=None, choices=None, **kw):
+def _f(doc, *, range=None, choices=None, inf=False, **kw):
     meta = {"doc": doc}
+    if inf:
+        meta["inf"] = True
     if range is not None:
         meta["range"] = range
     if choices is not None:
@@ -65,6 +67,10 @@ class MemoryConfig:
     filter_kib: float = _f("filter (weight) SRAM size, KiB", range=(0.001, _BIG))
     ofmap_kib: float = _f("ofmap (output) SRAM size, KiB", range=(0.001, _BIG))
     word_bytes: int = _f("bytes per operand word (SCALE-Sim: 1)", range=(1, 8), default=1)
+    model: str = _f(
+        "memory model: ideal (vitsim's fold-level walk) or scalesim (SCALE-Sim 3.0.0 USER "
+        "mode, quirks included, docs/scalesim.md)", choices=("ideal", "scalesim"),
+        default="ideal")
 
 
 @dataclass(frozen=True)
@@ -73,14 +79,16 @@ class DramConfig:
 
     ifmap_bytes_per_cycle: float | None = _f(
         "DRAM->ifmap SRAM bandwidth, bytes per array cycle (.inf = unlimited)",
-        range=(1e-6, None), default=None)
+        range=(1e-6, None), inf=True, default=None)
     filter_bytes_per_cycle: float | None = _f(
-        "DRAM->filter SRAM bandwidth, bytes per array cycle", range=(1e-6, None), default=None)
+        "DRAM->filter SRAM bandwidth, bytes per array cycle (.inf = unlimited)",
+        range=(1e-6, None), inf=True, default=None)
     ofmap_bytes_per_cycle: float | None = _f(
-        "ofmap SRAM->DRAM bandwidth, bytes per array cycle", range=(1e-6, None), default=None)
+        "ofmap SRAM->DRAM bandwidth, bytes per array cycle (.inf = unlimited)",
+        range=(1e-6, None), inf=True, default=None)
     bandwidth_gbps: float | None = _f(
-        "one DRAM channel shared by all three interfaces, GB/s (converted at clock_mhz)",
-        range=(1e-6, None), default=None)
+        "one DRAM channel shared by all three interfaces, GB/s, converted at clock_mhz "
+        "(.inf = unlimited)", range=(1e-6, None), inf=True, default=None)
     latency_cycles: int = _f("DRAM access latency, array cycles", range=(0, _BIG), default=0)
 
     def problems(self, path="dram"):

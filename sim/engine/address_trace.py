@@ -129,7 +129,7 @@ class _CsvWriter:
         if self.text.size < need:
             self.text = np.empty(need, dtype=np.uint8)
         used = _kt.format_rows(rows, self.text)
-        self.fh.write(self.text[:used].tobytes())
+        self.fh.write(memoryview(self.text[:used]))
 
     def __enter__(self):
         return self

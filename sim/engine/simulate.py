@@ -207,7 +207,14 @@ def simulate_ops(arch: ArchConfig, ops: Ops, mode: str = "cycle") -> Timing:
     g = ops.is_gemm
     m, n, k = ops.m[g], ops.n[g], ops.k[g]
     comp = gemm_compute(arch, m, n, k)
-    mem = memory_for_gemms(arch, m, n, k) if mode == "cycle" else no_memory(len(m))
+    if mode != "cycle":
+        mem = no_memory(len(m))
+    elif arch.memory.model == "scalesim":
+        from sim.engine.scalesim_memory import scalesim_memory_for_gemms
+
+        mem = scalesim_memory_for_gemms(arch, m, n, k)
+    else:
+        mem = memory_for_gemms(arch, m, n, k)
     count = ops.count[g]
     cols = {}
     for key in GEMM_KEYS:

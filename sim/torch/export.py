@@ -105,9 +105,11 @@ class _Recorder:
         for i, blk in enumerate(blocks):
             self.handles.append(blk.register_forward_pre_hook(self._pre(i)))
             self.handles.append(blk.register_forward_hook(self._post(i)))
+            # attn itself also counts: BEiT/EVA call F.linear(qkv.weight), not qkv
             qkv = getattr(blk.attn, "qkv", None)
-            target = qkv if isinstance(qkv, nn.Module) else blk.attn
-            self.handles.append(target.register_forward_hook(self._attn(i, target is qkv)))
+            self.handles.append(blk.attn.register_forward_hook(self._attn(i, False)))
+            if isinstance(qkv, nn.Module):
+                self.handles.append(qkv.register_forward_hook(self._attn(i, True)))
             self.handles.append(blk.mlp.fc1.register_forward_hook(self._mlp(i)))
 
     def reset(self):
@@ -128,8 +130,9 @@ class _Recorder:
 
     def _attn(self, i, is_qkv):
         def hook(module, args, out):
-            self.rec[i]["attn"] += 1
-            self.rec[i]["qkv_width"] = int(out.shape[-1]) if is_qkv else None
+            self.rec[i]["attn"] += 1  # either hook: VitsimBlock calls attn.qkv directly
+            if is_qkv:
+                self.rec[i]["qkv_width"] = int(out.shape[-1])
         return hook
 
     def _mlp(self, i):
@@ -144,9 +147,8 @@ class _Recorder:
 
 
 def _active_heads(attn, rec, i):
-    dh = int(attn.head_dim)
     run = rec.get("qkv_width")
-    n_run = attn.num_heads if run is None else run // (3 * dh)
+    n_run = attn.num_heads if run is None else run // (3 * int(attn.head_dim))
     heads = list(getattr(attn, "vitsim_heads", range(n_run)))
     if len(heads) != n_run:
         raise TraceError(f"export: block {i} ran {n_run} heads but attn.vitsim_heads "

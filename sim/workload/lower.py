@@ -139,7 +139,12 @@ def _check_int64(trace: Trace, rows) -> None:
 
 @lru_cache(maxsize=512)
 def lower(trace: Trace) -> Ops:
-    """Lower ``trace`` to :class:`Ops` (cached: traces are immutable)."""
+    """Lower ``trace`` to :class:`Ops` (cached: traces are immutable); a v2
+    :class:`~sim.workload.ops_trace.OpsTrace` already is an op list."""
+    if not isinstance(trace, Trace):
+        from sim.workload.ops_trace import lower_ops_trace
+
+        return lower_ops_trace(trace)
     spec, b = trace.model, trace.batch
     d = spec.embed_dim
     rows = [

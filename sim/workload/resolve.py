@@ -8,6 +8,7 @@ from pathlib import Path
 from sim.config.arch import data_dir
 from sim.errors import TraceError, short_repr
 from sim.workload.edit import model_trace
+from sim.workload.ops_trace import OpsTrace
 from sim.workload.spec import MODEL_SPECS
 from sim.workload.trace import Trace, load_trace
 
@@ -23,14 +24,18 @@ def with_batch(trace: Trace, batch) -> Trace:
     """``trace`` with another batch; ``batch`` must be an integer >= 1."""
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise TraceError(f"batch = {short_repr(batch)}; must be an integer >= 1")
+    if isinstance(trace, OpsTrace) and batch != trace.batch:  # ops fixed at capture
+        raise TraceError(f"batch = {batch}; must be {trace.batch} for a v2 trace (its ops "
+                         "were captured at that batch; re-export with `vitsim export "
+                         "--batch`)", source=trace.name or None)
     return trace if batch == trace.batch else dataclasses.replace(trace, batch=batch)
 
 
 def as_trace(x, batch=None) -> Trace:
-    """Resolve ``x`` to a :class:`Trace`, optionally re-batched.
+    """Resolve ``x`` to a :class:`Trace` (or a v2 :class:`OpsTrace`), optionally re-batched.
 
-    ``x`` is, in this order: a :class:`Trace`; an existing YAML/JSON file; the name of a
-    shipped workload (``"deit_s_topk3"``, with or without ``.yaml``; see
+    ``x`` is, in this order: a :class:`Trace` or :class:`OpsTrace`; an existing YAML/JSON
+    file; the name of a shipped workload (``"deit_s_topk3"``, with or without ``.yaml``; see
     :func:`list_workloads`); or a built-in model (``"deit_s"``, see ``MODEL_SPECS``).
     A shipped workload of the same name as a built-in model is the same trace.
 
@@ -40,7 +45,7 @@ def as_trace(x, batch=None) -> Trace:
         ``x`` names nothing (the message lists workloads and models), or ``batch`` is
         not an integer >= 1.
     """
-    if isinstance(x, Trace):
+    if isinstance(x, (Trace, OpsTrace)):
         trace = x
     else:
         path = Path(x)

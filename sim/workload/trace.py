@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from sim.config.validate import Problems, build, read_yaml
+from sim.config.validate import Problems, build, is_int, read_yaml
 from sim.errors import TraceError
 from sim.workload.spec import MODEL_SPECS, ModelSpec
 
@@ -108,7 +108,7 @@ class TraceSet:
 
 def _problems_of(trace: Trace) -> list:
     spec, p = trace.model, Problems()
-    if not isinstance(trace.batch, int) or isinstance(trace.batch, bool) or trace.batch < 1:
+    if not is_int(trace.batch) or trace.batch < 1:
         p.add("batch", trace.batch, "an integer >= 1")
     if len(trace.layers) != spec.depth:
         p.append(f"layers: {len(trace.layers)} entries; must be one per block, "
@@ -116,9 +116,9 @@ def _problems_of(trace: Trace) -> list:
     prev = None
     for pos, lt in enumerate(trace.layers):
         key = f"layers[{pos}]"
-        if lt.index != pos:
+        if not is_int(lt.index) or lt.index != pos:
             p.add(f"{key}.index", lt.index, f"{pos} (blocks listed in order)")
-        if not isinstance(lt.tokens, int) or lt.tokens < 1:
+        if not is_int(lt.tokens) or lt.tokens < 1:
             p.add(f"{key}.tokens", lt.tokens, "an integer >= 1")
         elif pos == 0 and lt.tokens > spec.tokens:
             p.add(f"{key}.tokens", lt.tokens, f"<= {spec.tokens} (patches + prefix tokens)")
@@ -127,7 +127,7 @@ def _problems_of(trace: Trace) -> list:
                    else f"block {pos - 1} has {prev.tokens} and no prune event")
             p.add(f"{key}.tokens", lt.tokens, f"{prev.tokens_after} because {why}")
         heads = list(lt.heads)
-        bad = [h for h in heads if not isinstance(h, int) or not 0 <= h < spec.num_heads]
+        bad = [h for h in heads if not is_int(h) or not 0 <= h < spec.num_heads]
         if bad:
             p.add(f"{key}.heads", heads, f"head indices in [0, {spec.num_heads})")
         elif len(set(heads)) != len(heads):
@@ -135,13 +135,15 @@ def _problems_of(trace: Trace) -> list:
         elif lt.attention and not heads:
             p.add(f"{key}.heads", heads, "non-empty when attention is true "
                   "(set attention: false to skip the block's attention)")
-        if not isinstance(lt.mlp_hidden, int) or lt.mlp_hidden < 1:
-            p.add(f"{key}.mlp_hidden", lt.mlp_hidden, "an integer >= 1")
+        if not is_int(lt.mlp_hidden) or not 1 <= lt.mlp_hidden <= spec.mlp_hidden:
+            p.add(f"{key}.mlp_hidden", lt.mlp_hidden,
+                  f"an integer in [1, {spec.mlp_hidden}] (the model's MLP width)")
         if lt.prune is not None:
             pr = lt.prune
             if pr.method not in PRUNE_METHODS:
                 p.add(f"{key}.prune.method", pr.method, f"one of {list(PRUNE_METHODS)}")
-            if not isinstance(pr.tokens_out, int) or not 1 <= pr.tokens_out <= lt.tokens:
+            if not is_int(pr.tokens_out) or not is_int(lt.tokens) \
+                    or not 1 <= pr.tokens_out <= lt.tokens:
                 p.add(f"{key}.prune.tokens_out", pr.tokens_out,
                       f"an integer in [1, {lt.tokens}] (tokens entering the block)")
             if not lt.attention:
@@ -196,7 +198,7 @@ def trace_from_dict(data, source: str = "<dict>") -> Trace:
     for k in data:
         if k not in allowed:
             problems.append(f"{k}: unknown key; allowed keys are {sorted(allowed)}")
-    if data.get("schema_version") != SCHEMA_VERSION:
+    if not is_int(data.get("schema_version")) or data["schema_version"] != SCHEMA_VERSION:
         problems.add("schema_version", data.get("schema_version"), f"{SCHEMA_VERSION}")
     model = data.get("model")
     if isinstance(model, str):
@@ -211,6 +213,10 @@ def trace_from_dict(data, source: str = "<dict>") -> Trace:
     if not isinstance(layers, list):
         problems.add("layers", layers, "a list with one entry per block")
         layers = []
+    elif len(layers) > 4 * spec.depth:  # far too many: say so before checking each one
+        problems.append(f"layers: {len(layers)} entries; must be one per block, "
+                        f"{spec.depth} for {spec.name}")
+        raise TraceError(problems, source=source)
     lts = [_layer_from_dict(raw, i, spec, problems) for i, raw in enumerate(layers)]
     if problems:
         raise TraceError(problems, source=source)
@@ -220,12 +226,22 @@ def trace_from_dict(data, source: str = "<dict>") -> Trace:
 
 
 def load_trace(path) -> Trace:
-    """Load and validate a trace file (YAML or JSON)."""
-    return trace_from_dict(read_yaml(path, TraceError), source=str(path))
+    """Load and validate a trace file (YAML or JSON); ``schema_version: 2`` files give an
+    :class:`~sim.workload.ops_trace.OpsTrace` (op list, see ``docs/traces.md``)."""
+    data = read_yaml(path, TraceError)
+    if isinstance(data, dict) and data.get("schema_version") == 2:
+        from sim.workload.ops_trace import ops_trace_from_dict
+
+        return ops_trace_from_dict(data, source=str(path))
+    return trace_from_dict(data, source=str(path))
 
 
 def trace_to_dict(trace: Trace) -> dict:
-    """Plain dict in the file schema (inverse of :func:`trace_from_dict`)."""
+    """Plain dict in the file schema (inverse of :func:`trace_from_dict`); v2 op lists too."""
+    if not isinstance(trace, Trace):
+        from sim.workload.ops_trace import ops_trace_to_dict
+
+        return ops_trace_to_dict(trace)
     layers = []
     for lt in trace.layers:
         d = {"index": lt.index, "tokens": lt.tokens, "attention": lt.attention,

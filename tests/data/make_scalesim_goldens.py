@@ -230,7 +230,77 @@ def _write_deit(python, records, layers, timings) -> None:
         records, layer_totals=layers, timings=timings)
 
 
-PARTS = {"calc": make_calc, "user": make_user, "trace": make_trace, "deit": make_deit,
+REPORTS = DATA / "scalesim_reports"
+
+
+def report_cases() -> list[dict]:
+    """Deterministic multi-layer topologies for the drop-in goldens (small layers).
+
+    Each case: ``name, input_type (gemm|conv), rows, cols, dataflow, mode, sram_kb,
+    bandwidth_words, layers`` with GEMM layers ``(name, M, N, K)`` and conv layers
+    ``(name, H, W, Fh, Fw, C, Nf, stride)``.
+    """
+    import random
+    rng = random.Random(14)
+    arrays = [(4, 4), (8, 8), (8, 16), (16, 8), (16, 16), (4, 8), (32, 32), (5, 7)]
+    cases = []
+    for i in range(36):
+        kind = "conv" if (i // 6) % 3 == 2 else "gemm"
+        mode = ("CALC", "USER")[(i // 3) % 2]
+        df = DATAFLOWS[i % 3]
+        rows, cols = arrays[i % len(arrays)]
+        if mode == "USER":
+            sram = tuple(rng.choice((1, 2, 4, 8)) for _ in range(3))
+            bw = tuple(rng.choice((1, 2, 4, 8, 16)) for _ in range(3))
+        else:
+            sram = rng.choice([(256, 256, 128), (2, 2, 2), (8, 4, 2), (1, 1, 1)])
+            bw = None
+        layers = []
+        for j in range(rng.randint(3, 5)):
+            if kind == "gemm":
+                layers.append((f"g{j}", rng.randint(1, 80), rng.randint(1, 72),
+                               rng.randint(1, 96)))
+            else:
+                fh, fw = rng.randint(1, 5), rng.randint(1, 5)
+                h, w = rng.randint(fh, 14), rng.randint(fw, 14)
+                name = f"DPconv{j}" if (i == 13 and j == 0) else f"conv{j}"
+                layers.append((name, h, w, fh, fw, rng.randint(1, 6), rng.randint(1, 24),
+                               rng.randint(1, 3)))
+        cases.append({"name": f"c{i:02d}_{kind}_{mode.lower()}_{df}_{rows}x{cols}",
+                      "input_type": kind, "rows": rows, "cols": cols, "dataflow": df,
+                      "mode": mode, "sram_kb": sram, "bandwidth_words": bw, "layers": layers})
+    return cases
+
+
+def make_reports(python: str) -> None:
+    """Drop-in goldens: cfg, topology and SCALE-Sim's three reports per case."""
+    import shutil
+    for case in report_cases():
+        out = REPORTS / case["name"]
+        if (out / "COMPUTE_REPORT.csv").exists():
+            continue
+        out.mkdir(parents=True, exist_ok=True)
+        bw = case["bandwidth_words"] or (10, 10, case["cols"])
+        (out / "scalesim.cfg").write_text(oracle.config_text(
+            case["rows"], case["cols"], case["dataflow"], case["mode"], case["sram_kb"], bw,
+            run_name=case["name"]))
+        if case["input_type"] == "gemm":
+            head = "Layer, M, N, K,\n"
+        else:
+            head = ("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, "
+                    "Channels, Num Filter, Strides,\n")
+        (out / "topology.csv").write_text(
+            head + "".join(", ".join(map(str, layer)) + ",\n" for layer in case["layers"]))
+        with tempfile.TemporaryDirectory(prefix="scalesim_rep_") as tmp:
+            oracle.run_files(out / "scalesim.cfg", out / "topology.csv", Path(tmp) / "res",
+                             case["input_type"], python=python)
+            for f in ("COMPUTE_REPORT.csv", "BANDWIDTH_REPORT.csv",
+                      "DETAILED_ACCESS_REPORT.csv"):
+                shutil.copy(Path(tmp) / "res" / case["name"] / f, out / f)
+        print(case["name"], flush=True)
+
+
+PARTS = {"reports": make_reports, "calc": make_calc, "user": make_user, "trace": make_trace, "deit": make_deit,
          "timing": make_timing}
 
 

@@ -286,3 +286,47 @@ def _run_in(work, gemms, rows, cols, dataflow, mode, sram_kb, bandwidth_words, p
             rec["trace_dir"] = str(report / f"layer{i}")
         results.append(rec)
     return results, timing
+
+
+def config_text(rows, cols, dataflow, mode, sram_kb, bandwidth_words, run_name=RUN_NAME):
+    """The ``.cfg`` text this oracle writes (public for golden generators)."""
+    return _config_text(rows, cols, dataflow, mode, sram_kb, bandwidth_words).replace(
+        f"run_name = {RUN_NAME}", f"run_name = {run_name}", 1)
+
+
+LAYOUT_HEADER = ("Layer, IFMAP SRAM Row Size, IFMAP SRAM Col Size, "
+                 "Filter SRAM Row Size, Filter SRAM Col Size,\n")
+
+_FILE_DRIVER = """
+import sys
+from scalesim.scale_sim import scalesim
+s = scalesim(save_disk_space=True, verbose=False, config=sys.argv[1],
+             topology=sys.argv[2], layout=sys.argv[3], input_type_gemm=sys.argv[5] == 'gemm')
+s.run_scale(top_path=sys.argv[4])
+"""
+
+
+def run_files(cfg_path, topo_path, results_dir, input_type="gemm", python=DEFAULT_PYTHON,
+              timeout_s=None) -> dict:
+    """Run SCALE-Sim 3.0.0 on a ``.cfg`` and a topology CSV (conv or gemm), traces off.
+
+    Reports land in ``results_dir/<run_name>/``.  A header-only layout file is written next
+    to the topology.  Returns the timing dict (``wall_seconds``, ``cpu_seconds``).
+    """
+    topo_path = Path(topo_path)
+    layout = topo_path.with_name(topo_path.stem + "_layout.csv")
+    layout.write_text(LAYOUT_HEADER)
+    cmd = [python, "-c", _FILE_DRIVER, str(cfg_path), str(topo_path), str(layout),
+           str(results_dir), input_type]
+    start, cpu0 = time.perf_counter(), _children_cpu_s()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=_env(),
+                              timeout=timeout_s, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ScaleSimError(f"SCALE-Sim could not run: {exc}") from exc
+    finally:
+        layout.unlink(missing_ok=True)
+    if proc.returncode != 0:
+        raise ScaleSimError(f"SCALE-Sim exited with {proc.returncode}:\n{proc.stderr[-2000:]}")
+    return {"wall_seconds": time.perf_counter() - start,
+            "cpu_seconds": _children_cpu_s() - cpu0}

@@ -66,14 +66,23 @@ def address(geom, op, i_m, i_n, i_k):
 
 
 @jit
+def _on(dims, d, on_rows, on_cols, on_stream):
+    """The coordinate along GEMM dim ``d`` of the element at these rows-, cols- and
+    stream-dim coordinates."""
+    if d == dims[0]:
+        return on_rows
+    if d == dims[1]:
+        return on_cols
+    return on_stream
+
+
+@jit
 def _at(geom, op, on_rows, on_cols, on_stream):
     """Address of the element at these rows-, cols- and stream-dim coordinates."""
     dims = _dims(geom)
-    pos = np.zeros(3, dtype=np.int64)
-    pos[dims[0]] = on_rows
-    pos[dims[1]] = on_cols
-    pos[dims[2]] = on_stream
-    return address(geom, op, pos[0], pos[1], pos[2])
+    return address(geom, op, _on(dims, 0, on_rows, on_cols, on_stream),
+                   _on(dims, 1, on_rows, on_cols, on_stream),
+                   _on(dims, 2, on_rows, on_cols, on_stream))
 
 
 @jit
@@ -138,10 +147,13 @@ def tile_addr(geom, op, fold, w):
     d2 = OPERAND_AXES[op, 1]
     base1, _size1 = _tile_span(geom, d1, fr, fc)
     base2, size2 = _tile_span(geom, d2, fr, fc)
-    pos = np.zeros(3, dtype=np.int64)
-    pos[d1] = base1 + w // size2
-    pos[d2] = base2 + w % size2
-    return address(geom, op, pos[0], pos[1], pos[2])
+    i1 = base1 + w // size2
+    i2 = base2 + w % size2
+    # (i_m, i_n, i_k) from the operand's two dims; the third is ignored by address()
+    i_m = i1 if d1 == 0 else (i2 if d2 == 0 else 0)
+    i_n = i1 if d1 == 1 else (i2 if d2 == 1 else 0)
+    i_k = i1 if d1 == 2 else (i2 if d2 == 2 else 0)
+    return address(geom, op, i_m, i_n, i_k)
 
 
 @jit

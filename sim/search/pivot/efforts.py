@@ -94,6 +94,10 @@ class Effort:
 
 
 def _as_entropy(values, key, problems):
+    if isinstance(values, (list, tuple)) and any(isinstance(v, bool) for v in values):
+        problems.append(f"{key}: must be a list of numbers (class-mean entropies), "
+                        "not true/false")
+        return None
     try:
         arr = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
@@ -135,8 +139,10 @@ def _read_npz(path: Path, key, problems):
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError) as exc:
-        problems.append(f"{key} = {str(path)!r}: not a readable .npz ({exc})")
+    except Exception as exc:  # noqa: BLE001 - zip, pickle, EOF...: one line, any cause
+        msg = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
+        problems.append(f"{key} = {str(path)!r}: not a readable .npz ({msg}); must be "
+                        "np.savez output with arrays 'entropy' and 'correct'")
         return None, None
     missing = [k for k in ("entropy", "correct") if k not in arrays]
     if missing:
@@ -263,7 +269,8 @@ def efforts_from_dict(data, root=".", source: str = "<dict>") -> list:
     for k in data:
         if k not in _TOP_KEYS:
             problems.append(f"{k}: unknown key; allowed keys are {sorted(_TOP_KEYS)}")
-    if data.get("schema_version") != SCHEMA_VERSION:
+    version = data.get("schema_version")
+    if isinstance(version, bool) or version != SCHEMA_VERSION:
         problems.add("schema_version", data.get("schema_version"), str(SCHEMA_VERSION))
     base = _base_trace(data.get("base"), root, problems)
     raw = data.get("efforts")

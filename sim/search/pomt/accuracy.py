@@ -20,6 +20,7 @@ source is turned into an :class:`AccuracySource` by :func:`resolve_accuracy`:
 from __future__ import annotations
 
 import inspect
+import io
 from pathlib import Path
 
 import numpy as np
@@ -102,12 +103,14 @@ def _table_source(df, name: str, illustrative: bool = False) -> AccuracySource:
             problems.append(f"{col} must be integers, not {bad.head(3).tolist()}")
         df[col] = vals
     top1 = pd.to_numeric(df["top1"], errors="coerce")
-    bad = df["top1"][top1.isna() | (top1 < 0)]
+    bad = df["top1"][top1.isna() | ~np.isfinite(top1) | (top1 < 0)]
     if len(bad):
-        problems.append(f"top1 must be numbers >= 0, not {bad.head(3).tolist()}")
+        problems.append(f"top1 must be numbers >= 0 and finite, not {bad.head(3).tolist()}")
+    if not len(df):
+        problems.append("no rows; must hold at least one tokens,top1 row")
     if not problems:
-        if (df["tokens"] < 1).any():
-            problems.append("tokens must be >= 1")
+        if ((df["tokens"] < 1) | (df["tokens"] > 1 << 31)).any():
+            problems.append("tokens must be in [1, 2^31]")
         dup = df.duplicated(["prune_layer", "tokens"])
         if dup.any():
             rows = df.loc[dup, ["prune_layer", "tokens"]].head(3).values.tolist()
@@ -146,10 +149,18 @@ def load_accuracy(path, name: str | None = None) -> AccuracySource:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"accuracy table {str(path)!r} is not a file")
-    text = path.read_text()
+    what = "; must be a UTF-8 CSV with columns tokens,top1 (optional prune_layer)"
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"byte {exc.start} is not UTF-8{what}", source=str(path)) from None
     illustrative = "illustrative" in "".join(
         line for line in text.splitlines() if line.startswith("#")).lower()
-    df = pd.read_csv(path, comment="#", skipinitialspace=True)
+    try:
+        df = pd.read_csv(io.StringIO(text), comment="#", skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        msg = " ".join(str(exc).split())[:200]
+        raise ConfigError(f"not a readable CSV ({msg}){what}", source=str(path)) from None
     return _table_source(df, name or str(path), illustrative)
 
 

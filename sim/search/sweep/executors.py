@@ -71,11 +71,57 @@ class InlineExecutor(Executor):
 _CONTEXT = None
 
 
-def _init_worker(context) -> None:
-    """Process-pool initializer: keep the shared context; Ctrl-C is the parent's job."""
+def _init_worker(context, parent_pid: int | None = None) -> None:
+    """Process-pool initializer: keep the shared context; Ctrl-C is the parent's job;
+    exit when the sweep process dies, whatever killed it (see :func:`_watch_parent`)."""
     global _CONTEXT
     _CONTEXT = context
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if parent_pid is not None:
+        _watch_parent(parent_pid)
+
+
+#: Seconds between a worker's checks that its sweep process is alive.
+PARENT_POLL_S = 0.5
+
+
+def _watch_parent(parent_pid: int) -> None:
+    """Exit this worker within ~1 s of ``parent_pid`` dying (even by SIGKILL): Linux's
+    ``PR_SET_PDEATHSIG`` when the parent forked us directly, plus a daemon thread polling
+    the parent (forkserver workers are the server's children, and other platforms)."""
+    import threading
+    import time
+
+    first_ppid = os.getppid()
+    if first_ppid == parent_pid:
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+    def gone() -> bool:
+        if os.getppid() != first_ppid:  # re-parented: our parent (sweep or server) died
+            return True
+        try:
+            os.kill(parent_pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        try:  # a killed parent not yet reaped is a zombie: gone too
+            with open(f"/proc/{parent_pid}/stat") as f:
+                return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+        except (OSError, IndexError):
+            return False
+
+    def poll():
+        while not gone():
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=poll, name="vitsim-parent-watch", daemon=True).start()
 
 
 def _call_with_context(fn, batch):
@@ -131,7 +177,7 @@ class ProcessExecutor(Executor):
         batches = iter(batches)
         self._pool = pool = ProcessPoolExecutor(
             self.workers, mp_context=_mp_context(), initializer=_init_worker,
-            initargs=(context,))
+            initargs=(context, os.getpid()))
         pending = set()
         for batch in batches:
             pending.add(pool.submit(_call_with_context, fn, batch))

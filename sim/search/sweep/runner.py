@@ -37,6 +37,7 @@ from sim.search.sweep.executors import Executor, make_executor
 from sim.search.sweep.space import Space
 from sim.search.sweep.store import load_results, open_store, rows_to_frame
 from sim.workload import Trace, as_trace, trace_to_dict
+from sim.workload.ops_trace import OpsTrace
 
 __all__ = [
     "sweep", "run_batch", "simulate_summary", "point_key", "trace_hash", "resolve_traces",
@@ -85,7 +86,7 @@ def resolve_traces(traces) -> list:
         traces = [traces]
     out = []
     for t in traces:
-        if isinstance(t, (Trace, str, Path)):
+        if isinstance(t, (Trace, OpsTrace, str, Path)):  # v1 Trace or v2 OpsTrace
             out.append(as_trace(t))
         else:
             raise ConfigError(f"traces must be Trace objects, trace files or model names, "
@@ -268,6 +269,9 @@ def sweep(arch, traces, space, objective=None, executor="process", out=None, *,
     """
     if mode not in MODES:
         raise ConfigError(f"mode must be one of {list(MODES)}, not {mode!r}")
+    if batch_size is not None and (not isinstance(batch_size, int)
+                                   or isinstance(batch_size, bool) or batch_size < 1):
+        raise ConfigError(f"batch_size = {batch_size!r}; must be an integer >= 1")
     base = as_arch(arch)
     trace_list = resolve_traces(traces)
     space = space if isinstance(space, Space) else Space.grid(space)
@@ -301,6 +305,18 @@ def sweep(arch, traces, space, objective=None, executor="process", out=None, *,
                 tasks.append((key, point, ti))
 
     store = open_store(out) if out is not None else None
+    try:
+        return _run(ctx, space, tasks, seen, store, executor, objective, mode, workers,
+                    batch_size, progress)
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _run(ctx, space, tasks, seen, store, executor, objective, mode, workers, batch_size,
+         progress):
+    """Resume from ``store``, evaluate the rest, return the frame (see :func:`sweep`)."""
+    hashes = ctx.trace_hashes
     found = {}
     if store is not None:
         for r in store.read_rows():
@@ -356,8 +372,10 @@ def _check_objective(ctx: SweepContext, name: str) -> None:
         summary = summary_of(ctx.evaluate(ctx.arch, ctx.traces[0]))
     except VitsimError:
         return  # the base design itself may be infeasible; checked at the end instead
-    if name not in summary:
-        numeric = sorted(k for k, v in summary.items() if isinstance(_scalar(v), (int, float)))
+    value = _scalar(summary.get(name))
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        numeric = sorted(k for k, v in summary.items() if isinstance(_scalar(v), (int, float))
+                         and not isinstance(_scalar(v), bool))
         raise ConfigError(f"objective must be a result column, not {name!r}; "
                           f"numeric columns are {numeric}")
 

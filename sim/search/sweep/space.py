@@ -23,7 +23,7 @@ import numpy as np
 
 from sim.errors import ConfigError
 
-__all__ = ["Space", "Uniform", "parse_axis", "parse_value"]
+__all__ = ["Space", "Uniform", "parse_axis", "parse_value", "parse_axes", "check_axis"]
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,12 @@ class Space:
         Number of random points; ``None`` means the full grid.
     seed : int
         Seed of the random sample (the same seed gives the same points).
+    source : str
+        Where the axes come from, for messages (e.g. ``"--grid"``).
+
+    Every value (and both bounds of a range) is checked against the architecture
+    schema here, before any point is evaluated: an unknown key, a wrong type, NaN or an
+    out-of-range value raises :class:`ConfigError`.
 
     Notes
     -----
@@ -109,7 +115,8 @@ class Space:
     independent draw.  Point order is deterministic for given ``axes``, ``n``, ``seed``.
     """
 
-    def __init__(self, axes: dict, n: int | None = None, seed: int = 0):
+    def __init__(self, axes: dict, n: int | None = None, seed: int = 0,
+                 source: str = "space"):
         self.axes = {}
         keys_seen = set()
         for key, values in axes.items():
@@ -122,6 +129,8 @@ class Space:
                 values = [_plain(v) for v in values]
                 if not values:
                     raise ConfigError(f"axis {'+'.join(keys)} has no values")
+            for k in keys:
+                check_axis(k, values, source)
             self.axes[keys] = values
         if n is not None and (not isinstance(n, (int, np.integer)) or n < 1):
             raise ConfigError(f"n (random points) must be an integer >= 1, not {n!r}")
@@ -130,14 +139,14 @@ class Space:
         self.n, self.seed = (None if n is None else int(n)), int(seed)
 
     @classmethod
-    def grid(cls, axes: dict) -> Space:
+    def grid(cls, axes: dict, source: str = "space") -> Space:
         """Every combination of the axes' values."""
-        return cls(axes)
+        return cls(axes, source=source)
 
     @classmethod
-    def random(cls, axes: dict, n: int, seed: int = 0) -> Space:
+    def random(cls, axes: dict, n: int, seed: int = 0, source: str = "space") -> Space:
         """``n`` points drawn with ``seed`` (see the class notes)."""
-        return cls(axes, n=n, seed=seed)
+        return cls(axes, n=n, seed=seed, source=source)
 
     @property
     def keys(self) -> list:
@@ -229,6 +238,38 @@ class Space:
     def __repr__(self):
         kind = "grid" if self.n is None else f"random n={self.n} seed={self.seed}"
         return f"<Space {kind}: {', '.join('+'.join(k) for k in self.axes)}>"
+
+
+def check_axis(key: str, values, source: str = "space") -> None:
+    """Check an axis' values (a list, or a :class:`Uniform`'s bounds) against the arch
+    schema; an integer key needs an integer range (``:int``)."""
+    from sim.config import check_override
+
+    if isinstance(values, Uniform):
+        for bound in (values.low, values.high):
+            b = int(round(bound)) if values.integer else bound
+            tp = check_override(key, b, source)
+        if tp is int and not values.integer:
+            raise ConfigError(f"{key} = {values.low:g}:{values.high:g}; must be an integer "
+                              f"range (add :int, e.g. {key}=lo:hi:int)", source=source)
+        return
+    for v in values:
+        check_override(key, v, source)
+
+
+def parse_axes(texts, flag: str = "--grid") -> dict:
+    """Parse repeated CLI axes into ``{keys: values}``; a key given twice is an error."""
+    axes, seen = {}, {}
+    for text in texts:
+        keys, values = parse_axis(text)
+        for k in keys:
+            if k in seen:
+                raise ConfigError(f"{flag} {k} is given twice ({seen[k]!r} and "
+                                  f"{text[:200]!r}); must be one {flag} per key (list every "
+                                  "value in one: key=v1,v2,...)")
+            seen[k] = text[:200]
+        axes[keys] = values
+    return axes
 
 
 def parse_value(text: str):

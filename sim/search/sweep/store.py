@@ -14,20 +14,97 @@ feasible row after infeasible ones) rewrites the file atomically with the wider 
 Rows are keyed by ``key`` (see :func:`sim.search.sweep.point_key`); on load, duplicates
 keep the last written row.  Rows whose ``status`` is ``"error"`` (an unexpected
 exception, not an infeasible design) are not counted as done, so a rerun retries them.
+
+Safety: a writable store holds an exclusive lock (``<out>.lock``, :func:`fcntl.flock`)
+until :meth:`close`, so a second sweep writing the same ``out`` refuses with one line
+instead of losing rows.  Stored rows are checked on load: a row with a wrong number of
+fields, a malformed key, an unknown status, or an ``ok`` status without finite
+``cycles``/``latency_s`` is dropped (and so recomputed, then removed at compaction).  An
+existing ``out`` that is not a vitsim result (a CSV without the key/status columns, a
+directory holding other files, text that is not UTF-8) is refused and never modified.
+Keys are always strings.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import logging
 import math
 import os
+import re
 import uuid
 from pathlib import Path
 
 from sim.errors import ConfigError
 
-__all__ = ["open_store", "load_results", "ParquetStore", "CsvStore", "rows_to_frame"]
+__all__ = ["open_store", "load_results", "ParquetStore", "CsvStore", "rows_to_frame",
+           "REQUIRED_COLUMNS"]
+
+log = logging.getLogger(__name__)
+
+#: Columns every vitsim sweep result has; a file without them is not ours.
+REQUIRED_COLUMNS = ("key", "trace", "feasible", "status")
+#: Columns read as text (an all-digit key or hash must stay a string).
+_TEXT_COLUMNS = ("key", "trace", "status", "reason", "arch_hash", "trace_hash", "mode")
+_KEY = re.compile(r"[0-9a-f]{16}")
+_STATUSES = ("ok", "infeasible", "error")
+
+
+def _not_ours(path, why: str) -> ConfigError:
+    return ConfigError(f"not a vitsim sweep result ({why}); it was not modified: choose "
+                       "another --out, or delete it to start afresh", source=str(path))
+
+
+def _finite(v) -> bool:
+    return (isinstance(v, (int, float)) and not isinstance(v, bool)
+            and math.isfinite(v))
+
+
+def _valid_row(r: dict) -> bool:
+    """A stored row is whole: a 16-hex key, a known status, and an ``ok`` row is feasible
+    with finite ``cycles`` and ``latency_s`` (when the columns exist)."""
+    if not isinstance(r.get("key"), str) or not _KEY.fullmatch(r["key"]):
+        return False
+    status = r.get("status")
+    if status not in _STATUSES:
+        return False
+    if status == "ok":
+        if r.get("feasible") not in (True, "True", "true", 1):
+            return False
+        return all(_finite(r[c]) for c in ("cycles", "latency_s") if c in r)
+    return True
+
+
+class _Lock:
+    """An exclusive, non-blocking ``flock`` on ``<path>.lock`` (no-op without fcntl)."""
+
+    def __init__(self, path: Path):
+        self.file = None
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows
+            return
+        lock = path.with_name(path.name + ".lock")
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        f = open(lock, "a+")
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.seek(0)
+            holder = f.read().strip() or "?"
+            f.close()
+            raise ConfigError(f"another sweep (pid {holder}) is writing it now; wait for "
+                              "it to finish or choose another --out", source=str(path)) from None
+        f.truncate(0)
+        f.write(str(os.getpid()))
+        f.flush()
+        self.file = f
+
+    def release(self) -> None:
+        if self.file is not None:
+            self.file.close()  # closing drops the flock
+            self.file = None
 
 
 def _clean(v):
@@ -73,24 +150,52 @@ class ParquetStore:
     def __init__(self, path, writable: bool = True):
         _pyarrow()
         self.path = Path(path)
+        self.bad_rows = 0
+        self._lock = None
         if self.path.exists() and not self.path.is_dir():
             raise ConfigError(f"{self.path}: a Parquet sweep output is a directory of part "
                               "files, but a file of that name exists; choose another --out")
+        if self.path.is_dir():
+            other = [p.name for p in self.path.iterdir()
+                     if not re.fullmatch(r"part-\d+-[0-9a-f]+\.parquet(\.tmp)?", p.name)]
+            if other:
+                raise _not_ours(self.path, f"a directory holding {other[:3]}")
         if writable:
+            self._lock = _Lock(self.path)
             self.path.mkdir(parents=True, exist_ok=True)
             for tmp in self.path.glob("*.tmp"):  # a write killed before its rename
                 tmp.unlink()
+
+    def close(self) -> None:
+        """Release the write lock (idempotent)."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def _parts(self):
         return sorted(self.path.glob("part-*.parquet"))
 
     def read_rows(self) -> list:
-        """Every stored row (dicts), in write order."""
+        """Every stored, whole row (dicts), in write order; an unreadable part or a
+        damaged row is skipped (counted in ``bad_rows``) so a sweep recomputes it."""
         import pyarrow.parquet as pq
 
-        rows = []
+        rows, self.bad_rows = [], 0
         for part in self._parts():
-            rows.extend(pq.read_table(part).to_pylist())
+            try:
+                table = pq.read_table(part)
+            except Exception as exc:  # noqa: BLE001 - any decode error: recompute the part
+                log.warning("%s: unreadable part (%s); its rows will be recomputed", part, exc)
+                self.bad_rows += 1
+                continue
+            missing = [c for c in REQUIRED_COLUMNS if c not in table.column_names]
+            if missing:
+                raise _not_ours(part, f"no {missing} column(s)")
+            for r in table.to_pylist():
+                if _valid_row(r):
+                    rows.append(r)
+                else:
+                    self.bad_rows += 1
         return rows
 
     def _next_seq(self) -> int:
@@ -116,9 +221,10 @@ class ParquetStore:
     def compact(self) -> None:
         """Merge every part into one (deduplicated by key, last row wins)."""
         parts = self._parts()
-        if len(parts) <= 1:
+        rows = self.read_rows()
+        if len(parts) <= 1 and not self.bad_rows:
             return
-        rows = _dedup(self.read_rows())
+        rows = _dedup(rows)
         new = self._write(rows, self._next_seq())
         for part in parts:
             if part != new:
@@ -130,30 +236,75 @@ class CsvStore:
 
     def __init__(self, path, writable: bool = True):
         self.path = Path(path)
+        self.columns = []
+        self.bad_rows = 0
+        self._lock = None
+        if self.path.is_dir():
+            raise _not_ours(self.path, "a directory, not a CSV file")
+        if self.path.exists():
+            text = self._text()
+            header = next(csv.reader(io.StringIO(text)), None) if text.strip() else None
+            if header is not None:
+                missing = [c for c in REQUIRED_COLUMNS if c not in header]
+                if missing:
+                    raise _not_ours(self.path, f"no {missing} column(s) in its header")
+            self.columns = header or []
         if writable:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.columns = []
-        if self.path.exists():
-            data = self.path.read_bytes()
-            if writable and data and not data.endswith(b"\n"):  # torn last line
-                cut = data.rfind(b"\n") + 1
-                with open(self.path, "r+b") as f:
-                    f.truncate(cut)
-            with open(self.path, newline="") as f:
-                header = next(csv.reader(f), None)
-            self.columns = header or []
+            self._lock = _Lock(self.path)
+            if self.path.exists():
+                data = self.path.read_bytes()
+                if data and not data.endswith(b"\n"):  # torn last line
+                    with open(self.path, "r+b") as f:
+                        f.truncate(data.rfind(b"\n") + 1)
+
+    def close(self) -> None:
+        """Release the write lock (idempotent)."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def _text(self) -> str:
+        try:
+            return self.path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise _not_ours(self.path, f"byte {exc.start} is not UTF-8") from None
+        except OSError as exc:
+            raise ConfigError(f"cannot read ({exc.strerror or exc})",
+                              source=str(self.path)) from None
 
     def read_rows(self) -> list:
-        """Every stored row (dicts), in write order."""
+        """Every stored, whole row (dicts), in write order; a torn or damaged row is
+        skipped (counted in ``bad_rows``) so a sweep recomputes it."""
         import pandas as pd
 
+        self.bad_rows = 0
         if not self.columns:
             return []
-        text = self.path.read_text()
+        text = self._text()
         if not text.endswith("\n"):  # a torn last line (a write in progress or killed)
             text = text[:text.rfind("\n") + 1]
-        df = pd.read_csv(io.StringIO(text))
-        return [{k: _clean(v) for k, v in r.items()} for r in df.to_dict("records")]
+        try:
+            lines = list(csv.reader(io.StringIO(text)))
+        except csv.Error as exc:
+            raise _not_ours(self.path, f"unparsable CSV: {exc}") from None
+        whole = [r for r in lines[1:] if len(r) == len(self.columns)]
+        self.bad_rows = len(lines) - 1 - len(whole)
+        if not whole:
+            return []
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerows([lines[0], *whole])
+        buf.seek(0)
+        dtype = {c: str for c in _TEXT_COLUMNS if c in self.columns}
+        df = pd.read_csv(buf, dtype=dtype, keep_default_na=False, na_values=[""])
+        rows = []
+        for r in df.to_dict("records"):
+            r = {k: _clean(v) for k, v in r.items()}
+            if _valid_row(r):
+                rows.append(r)
+            else:
+                self.bad_rows += 1
+        return rows
 
     def _render(self, rows, header: bool) -> str:
         buf = io.StringIO()
@@ -190,7 +341,7 @@ class CsvStore:
         """Rewrite without duplicate keys (last row wins)."""
         rows = self.read_rows()
         dedup = _dedup(rows)
-        if len(dedup) != len(rows):
+        if len(dedup) != len(rows) or self.bad_rows:
             self._rewrite(dedup)
 
 
@@ -218,7 +369,8 @@ def open_store(out, writable: bool = True):
 def load_results(path):
     """Read a sweep's results (Parquet directory or CSV), deduplicated by key.
 
-    Works on a finished, interrupted or running sweep.
+    Works on a finished, interrupted or running sweep (no lock is taken).  A file that
+    cannot be decoded raises one :class:`ConfigError` naming it.
 
     Returns
     -------
@@ -231,5 +383,15 @@ def load_results(path):
     if path.is_file() and path.suffix.lower() in (".parquet", ".pq"):
         import pandas as pd
 
-        return pd.read_parquet(path)
+        _pyarrow()
+        try:
+            df = pd.read_parquet(path)
+        except Exception as exc:  # noqa: BLE001 - any decode error is one line
+            msg = " ".join(str(exc).split())[:200]
+            raise ConfigError(f"not a readable Parquet file ({type(exc).__name__}: {msg}); "
+                              "must be a vitsim sweep result", source=str(path)) from None
+        missing = [c for c in REQUIRED_COLUMNS if c not in df]
+        if missing:
+            raise _not_ours(path, f"no {missing} column(s)")
+        return df
     return rows_to_frame(_dedup(open_store(path, writable=False).read_rows()))
