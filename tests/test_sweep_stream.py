@@ -111,3 +111,33 @@ def test_dask_cluster_rows_equal_local(always_stream, tmp_path):
     a, b = _by_point(full, space.keys), _by_point(local, space.keys)
     assert len(a) == 160 and (~a["feasible"]).any()
     pd.testing.assert_frame_equal(a[b.columns], b)
+
+
+def test_streamed_sweep_takes_the_store_lock_and_skips_bad_rows(always_stream, tmp_path):
+    """The streamed path holds the same write lock as the per-point store, and a stored
+    row that is not whole (an ok row without finite latency) is recomputed."""
+    import pyarrow.parquet as pq
+
+    from sim.search.sweep.store import ParquetStore
+
+    out = tmp_path / "k.parquet"
+    space = Space.random(AXES, n=50, seed=2)
+    sweep("edge_16x16", ["deit_s"], space, executor="inline", mode="analytic", out=out)
+    held = ParquetStore(out)  # another writer
+    try:
+        with pytest.raises(ConfigError, match="another sweep"):
+            sweep("edge_16x16", ["deit_s"], space, executor="inline", mode="analytic",
+                  out=out)
+    finally:
+        held.close()
+    part = next(out.glob("part-*.parquet"))
+    table = pq.read_table(part).to_pandas()
+    table.loc[0, "latency_s"] = float("nan")
+    part.unlink()
+    table.to_parquet(part)
+    again = sweep("edge_16x16", ["deit_s"], space, executor="inline", mode="analytic",
+                  out=out)
+    assert again.attrs["sweep"]["evaluated"] == 1 and len(again) == 50
+    assert again["key"].is_unique and np.isfinite(again["latency_s"]).all()
+    rows = load_results(out)
+    assert len(rows) == 50 and np.isfinite(rows["latency_s"]).all()

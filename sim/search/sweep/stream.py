@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from sim.config import ArchConfig, arch_hash
-from sim.errors import ConfigError, VitsimError
+from sim.errors import VitsimError
 from sim.search.evaluate import POINT_KEYS, TRACE_KEYS, evaluate
 from sim.search.simulator import simulator_mode
 
@@ -164,15 +164,35 @@ def _parts(path: Path) -> list:
 
 
 def _done_keys(path: Path) -> np.ndarray:
-    """Keys of the rows already in ``path`` (status not ``error``), sorted uint64."""
+    """Keys of the whole rows already in ``path``, sorted uint64: a 16-hex key, status
+    ``ok`` (feasible, finite ``cycles`` and ``latency_s``) or ``infeasible``, as
+    :mod:`sim.search.sweep.store` checks rows on load; other rows are recomputed."""
     import pyarrow.parquet as pq
 
     found = []
     for part in _parts(path):
-        t = pq.read_table(part, columns=["key", "status"]).to_pandas()
-        t = t[t["status"] != "error"]
-        found.append(np.array([int(k, 16) for k in t["key"].tolist()], dtype=np.uint64))
+        names = set(pq.read_schema(part).names)
+        cols = [c for c in ("key", "status", "feasible", "cycles", "latency_s") if c in names]
+        t = pq.read_table(part, columns=cols).to_pandas()
+        if "key" not in t or "status" not in t:
+            continue
+        key = t["key"].astype(str)
+        good = key.str.fullmatch(r"[0-9a-f]{16}") & t["status"].isin(["ok", "infeasible"])
+        ok = t["status"] == "ok"
+        if "feasible" in t:
+            good &= ~ok | (t["feasible"] == True)  # noqa: E712 - nullable column
+        for c in ("cycles", "latency_s"):
+            if c in t:
+                good &= ~ok | np.isfinite(pd_float(t[c]))
+        found.append(np.array([int(k, 16) for k in key[good].tolist()], dtype=np.uint64))
     return np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.uint64)
+
+
+def pd_float(col) -> np.ndarray:
+    """A column as float64 (missing -> NaN)."""
+    import pandas as pd
+
+    return pd.to_numeric(col, errors="coerce").astype(float).to_numpy()
 
 
 def _write_part(path: Path, data: bytes, seq: int) -> None:
@@ -218,10 +238,8 @@ def sweep_stream(arch, traces, space, out=None, *, mode: str, executor="process"
     Returns every row (``out`` None) or, with ``out``, the rows' meta columns, the
     space's keys and :data:`SLIM_FIGURES` (every column is in ``out``).
     """
-    import pandas as pd
 
-    from sim.search.sweep.executors import Executor, make_executor
-    from sim.search.sweep.runner import _progress_bar, trace_hash
+    from sim.search.sweep.runner import trace_hash
 
     started = time.perf_counter()
     hashes = tuple(trace_hash(t) for t in traces)
@@ -229,14 +247,30 @@ def sweep_stream(arch, traces, space, out=None, *, mode: str, executor="process"
     salts = tuple(_salt(base_hash, th, mode, space.keys) for th in hashes)
     path = Path(out) if out is not None else None
     done = np.zeros(0, dtype=np.uint64)
+    store = None
     if path is not None:
-        if path.exists() and not path.is_dir():
-            raise ConfigError(f"{path}: a Parquet sweep output is a directory of part "
-                              "files, but a file of that name exists; choose another --out")
-        path.mkdir(parents=True, exist_ok=True)
-        for tmp in path.glob("*.tmp"):
-            tmp.unlink()
+        from sim.search.sweep.store import ParquetStore
+
+        # the store's checks (a directory of ours), its write lock and tmp cleanup
+        store = ParquetStore(path)
         done = _done_keys(path)
+    try:
+        return _run(arch, traces, space, path, done, hashes, salts, started, mode=mode,
+                    executor=executor, workers=workers, batch_size=batch_size,
+                    progress=progress, objective=objective)
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _run(arch, traces, space, path, done, hashes, salts, started, *, mode, executor,
+         workers, batch_size, progress, objective):
+    """The batches of :func:`sweep_stream` (``path``'s lock held by the caller)."""
+    import pandas as pd
+
+    from sim.search.sweep.executors import Executor, make_executor
+    from sim.search.sweep.runner import _progress_bar
+
     ctx = StreamContext(arch, tuple(traces), hashes, salts, space, mode, done,
                         to_parquet=path is not None)
     parts = _parts(path) if path is not None else []
@@ -275,6 +309,8 @@ def sweep_stream(arch, traces, space, out=None, *, mode: str, executor="process"
             tables.append(pq.read_table(part, columns=want))
         df = (pa.concat_tables(tables, promote_options="permissive").to_pandas() if tables
               else pd.DataFrame())
+        if len(df) and not df["key"].is_unique:  # a recomputed row: the newest part wins
+            df = df.drop_duplicates("key", keep="last").reset_index(drop=True)
         if len(df) != evaluated:  # out holds earlier rows: keep this sweep's points only
             mine = _space_keys(space, salts)
             got = np.array([int(k, 16) for k in df["key"].tolist()], dtype=np.uint64)
