@@ -21,7 +21,7 @@ __all__ = ["POINT_KEYS", "TRACE_KEYS", "columns"]
 _SKIP = ("schema_version", "name", "description", "energy_table.overrides")
 #: Columns whose values split the points into groups evaluated together.
 _CATEGORICAL = ("array.dataflow", "array.fold_overlap", "precision", "platform",
-                "energy_table.name", "energy_table.dram", "vector.overlap")
+                "energy_table.name", "energy_table.dram", "vector.overlap", "memory.model")
 _COST_KEYS = ()  # set below: every vector.cost.* key
 _DRAM_OPT = ("dram.ifmap_bytes_per_cycle", "dram.filter_bytes_per_cycle",
              "dram.ofmap_bytes_per_cycle", "dram.bandwidth_gbps")

@@ -202,8 +202,20 @@ def _one_trace(arch, trace, prepared, mode):
             fpga = None if fpga is None else _keep(fpga, keep)
             if not len(idx):
                 continue
-        mem = (memory_for_points(params, plan.m, plan.n, plan.k)
-               if mode == "cycle" else None)
+        mem = None
+        if mode == "cycle" and cat["memory.model"] == "scalesim":
+            mem, why = _scalesim_memory(plan, sub, cat)
+            bad = why != ""
+            if bad.any():
+                feasible[idx[bad]] = False
+                reason[idx[bad]] = why[bad]
+                keep = ~bad
+                idx, sub, mem = idx[keep], _keep(sub, keep), mem[keep]
+                fpga = None if fpga is None else _keep(fpga, keep)
+                if not len(idx):
+                    continue
+        elif mode == "cycle":
+            mem = memory_for_points(params, plan.m, plan.n, plan.k)
         res = {"dataflow": cat["array.dataflow"], "rows": sub["array.rows"],
                "cols": sub["array.cols"], "clock_mhz": sub["clock_mhz"],
                "precision": cat["precision"]}
@@ -232,25 +244,49 @@ def _groups(cols, size):
     return np.split(order, cuts)
 
 
-def _memory_params(sub, cat):
-    """Each design's memory-walk parameters, float64 ``(Q, N)``, from the engine's own
-    :func:`sim.engine.memory.memory_params` (on a light stand-in of the arch)."""
-    q = len(sub["array.rows"])
-    array = types.SimpleNamespace(dataflow=cat["array.dataflow"],
-                                  fold_overlap=cat["array.fold_overlap"])
+def _stand_ins(sub, cat):
+    """A light stand-in of each design's arch (array, memory, dram, clock) for the
+    engine's per-design functions."""
+    ns = types.SimpleNamespace
     cols = [sub[k].tolist() for k in ("array.rows", "array.cols", "clock_mhz",
                                       "memory.ifmap_kib", "memory.filter_kib",
                                       "memory.ofmap_kib", "memory.word_bytes",
                                       "dram.latency_cycles") + _DRAM_OPT]
-    rows = []
     for r, c, clk, fi, ff, fo, wb, lat, bi, bf, bo, gbps in zip(*cols):
-        array.rows, array.cols = r, c
+        array = ns(dataflow=cat["array.dataflow"], fold_overlap=cat["array.fold_overlap"],
+                   rows=r, cols=c)
         dram = DramConfig(None if bi != bi else bi, None if bf != bf else bf,
                           None if bo != bo else bo, None if gbps != gbps else gbps, lat)
-        mem = types.SimpleNamespace(ifmap_kib=fi, filter_kib=ff, ofmap_kib=fo, word_bytes=wb)
-        rows.append(memory_params(types.SimpleNamespace(
-            array=array, memory=mem, dram=dram, clock_mhz=clk)))
+        mem = ns(ifmap_kib=fi, filter_kib=ff, ofmap_kib=fo, word_bytes=wb,
+                 model=cat["memory.model"])
+        yield ns(array=array, memory=mem, dram=dram, clock_mhz=clk)
+
+
+def _memory_params(sub, cat):
+    """Each design's memory-walk parameters, float64 ``(Q, N)``, from the engine's own
+    :func:`sim.engine.memory.memory_params`."""
+    q = len(sub["array.rows"])
+    rows = [memory_params(a) for a in _stand_ins(sub, cat)]
     return np.array(rows, dtype=np.float64).reshape(q, -1)
+
+
+def _scalesim_memory(plan, sub, cat):
+    """``memory.model: scalesim``: the engine's SCALE-Sim memory results of every design
+    x GEMM shape, int64 ``(Q, U, 6)``, and the ConfigError text of designs it refuses."""
+    from sim.engine.memory import MEMORY_KEYS
+    from sim.engine.scalesim_memory import scalesim_memory_for_gemms
+
+    q = len(sub["array.rows"])
+    out = np.zeros((q, len(plan.m), len(MEMORY_KEYS)), dtype=np.int64)
+    why = np.full(q, "", dtype=object)
+    for i, a in enumerate(_stand_ins(sub, cat)):
+        try:
+            res = scalesim_memory_for_gemms(a, plan.m, plan.n, plan.k)
+        except VitsimError as exc:
+            why[i] = str(exc)
+            continue
+        out[i] = np.stack([res[k] for k in MEMORY_KEYS], axis=1)
+    return out, why
 
 
 def _refusals(arch, ops, sub, cat, params, mode):
@@ -263,7 +299,7 @@ def _refusals(arch, ops, sub, cat, params, mode):
     if mode == "cycle":
         terms.update(hierarchy_of_params(params))
     why = int64_refusals(arch.name, ops, terms, mode)
-    if mode == "cycle":
+    if mode == "cycle" and cat["memory.model"] != "scalesim":  # only the walk has a limit
         g = ops.is_gemm
         folds = fold_refusals(cat["array.dataflow"], sub["array.rows"], sub["array.cols"],
                               ops.m[g], ops.n[g], ops.k[g])
