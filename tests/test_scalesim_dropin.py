@@ -97,7 +97,7 @@ def test_load_then_engine_equals_total_cycles(case):
     src = DATA / case
     arch, ops = load(src / "scalesim.cfg", src / "topology.csv", case.split("_")[1])
     assert arch.memory.model == ("scalesim" if "_user_" in case else "ideal")
-    cols = simulate_ops(arch, ops)
+    cols = simulate_ops(arch, ops).ops
     _, rows = _cells(src / "COMPUTE_REPORT.csv")
     for i, row in enumerate(rows):
         total, stalls = int(row[2]), int(row[3])

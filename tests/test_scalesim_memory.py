@@ -84,7 +84,7 @@ def _engine_total(arch, rec):
     one = np.ones(1, dtype=np.int64)
     ops = Ops(layer=0 * one, op=("g",), kind=("gemm",), vop=("",), m=rec["m"] * one,
               n=rec["n"] * one, k=rec["k"] * one, count=one, elements=0 * one)
-    return int(simulate_ops(arch, ops)["total_cycles"][0])
+    return int(simulate_ops(arch, ops).ops["total_cycles"][0])
 
 
 def test_ideal_is_default_and_unchanged():

@@ -21,9 +21,11 @@ def register(sub) -> None:
     run = sub.add_parser("run", help="simulate a ViT trace on an architecture")
     add_arch_args(run)
     add_trace_args(run)
-    run.add_argument("--out", help="write summary.json, ops.csv, layers.csv to this folder")
+    run.add_argument("--out", help="a .json file (summary, layers, ops), a .csv/.parquet file "
+                     "(the per-op table), or a folder (no suffix: summary.json, ops.*, "
+                     "layers.*)")
     run.add_argument("--format", action="append", choices=("csv", "json", "parquet"),
-                     help="table formats for --out (repeatable; default csv)")
+                     help="table formats when --out is a folder (repeatable; default csv)")
     run.add_argument("--trace-dir", help="write per-cycle SRAM/DRAM address traces here")
     run.add_argument("--ops", action="store_true", help="also print the per-op table")
     add_json_arg(run)
@@ -40,11 +42,14 @@ def register(sub) -> None:
 
 def _run(args) -> int:
     from sim.api import simulate
-    from sim.report import write_report
+    from sim.report.writers import check_out_path, write_report, write_report_file
 
+    out_kind = check_out_path(args.out) if args.out else None
     arch = arch_from_args(args)
     report = simulate(arch, trace_from_args(args), mode=args.mode, trace_dir=args.trace_dir)
-    if args.out:
+    if out_kind == "file":
+        write_report_file(report, args.out)
+    elif out_kind == "dir":
         write_report(report, args.out, formats=tuple(args.format or ("csv",)))
     if args.json:
         emit_json(report.to_dict())
@@ -52,7 +57,9 @@ def _run(args) -> int:
     from sim.report.text import format_report
 
     sys.stdout.write(format_report(report, ops=args.ops) + "\n")
-    if args.out:
+    if out_kind == "file":
+        sys.stdout.write(f"\nwrote {args.out}\n")
+    elif out_kind == "dir":
         sys.stdout.write(f"\nwrote {args.out}/summary.json, ops.*, layers.*\n")
     return 0
 

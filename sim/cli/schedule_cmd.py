@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from sim.cli.common import add_arch_args, add_json_arg, arch_from_args, emit_json
+from sim.cli.common import add_arch_args, add_json_arg, arch_from_args, emit_json, float_in
 
 __all__ = ["register"]
 
@@ -43,7 +43,7 @@ def register(sub) -> None:
                         "the deployed curve (prune at --prune-layer, op cost included)")
     p.add_argument("--mode", choices=("analytic", "cycle"), default="analytic",
                    help="simulator mode (default analytic)")
-    p.add_argument("--k", type=float, default=3.0,
+    p.add_argument("--k", type=float_in(0.01, 1000.0), default=3.0,
                    help="step threshold: L(n+1)-L(n) > k x median increment (default 3)")
     p.add_argument("--compare", action="store_true",
                    help="also simulate Top-K (EViT, blocks 3,6,9) and ToMe at the chosen "

@@ -27,6 +27,7 @@ import math
 
 import numpy as np
 
+from sim.engine.memory import MEMORY_KEYS, MEMORY_RATE_KEYS
 from sim.engine.scalesim_compute import (
     Layer,
     fold_stats,
@@ -227,8 +228,6 @@ def scalesim_params(arch):
 
 def scalesim_memory_for_gemms(arch, m, n, k) -> dict:
     """Engine memory results of each GEMM ``(m[i], n[i], k[i])`` under SCALE-Sim's model."""
-    from sim.hw.memory import MEMORY_KEYS, MEMORY_RATE_KEYS
-
     sizes, bws = scalesim_params(arch)
     kb = [w / 1024 for w in sizes]
     wb = arch.memory.word_bytes

@@ -9,6 +9,7 @@ import numpy as np
 from sim.config.schema import ArchConfig
 from sim.engine.compute import gemm_compute, vector_cycles
 from sim.engine.memory import MEMORY_KEYS, MEMORY_RATE_KEYS, memory_for_gemms, no_memory
+from sim.engine.scalesim_memory import scalesim_memory_for_gemms
 from sim.errors import ConfigError, SimulationError
 from sim.hw.dataflow import get_dataflow
 from sim.hw.memory import memory_hierarchy
@@ -210,8 +211,6 @@ def simulate_ops(arch: ArchConfig, ops: Ops, mode: str = "cycle") -> Timing:
     if mode != "cycle":
         mem = no_memory(len(m))
     elif arch.memory.model == "scalesim":
-        from sim.engine.scalesim_memory import scalesim_memory_for_gemms
-
         mem = scalesim_memory_for_gemms(arch, m, n, k)
     else:
         mem = memory_for_gemms(arch, m, n, k)
