@@ -3,7 +3,7 @@
     python bench/bench_capture.py [--model deit_base_patch16_224] [--batch 1]
         [--repeats 5] [--image-size 224]
 
-Prints the model build time, the median :func:`sim.torch.capture.capture` time over
+Prints the model build time, the median :func:`sim.torch.capture` time over
 ``--repeats`` runs (after one warm-up), the same model's plain ``torch.no_grad`` forward
 time (the capture overhead is the difference), the number of ops and the MACs.  Target:
 DeiT-B at batch 1 in under 10 s.  Random weights (no download); needs ``vitsim[torch]``.
@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 from _util import fmt_s  # noqa: E402
 
-from sim.torch.capture import capture  # noqa: E402
+from sim.torch import capture  # noqa: E402
 from sim.torch.sources import build_model, example_input  # noqa: E402
 
 

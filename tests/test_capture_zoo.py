@@ -58,7 +58,7 @@ def reference_macs(model, x) -> int:
 
 
 def _check(model, x, name):
-    from sim.torch.capture import capture
+    from sim.torch import capture
 
     torch.manual_seed(0)
     trace = capture(model, x, name=name)

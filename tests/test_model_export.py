@@ -48,7 +48,7 @@ def test_other_recognised_families_export_v1(name, size):
 
 def test_eva02_exports_v2_with_correct_macs():
     """v0.1.0 exported EVA02 as attention: false and a 1024-wide plain MLP, silently."""
-    from sim.torch.capture import capture
+    from sim.torch import capture
     from sim.torch.export import export_trace
     from tests.test_capture_zoo import reference_macs
 

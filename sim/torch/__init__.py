@@ -7,11 +7,23 @@
 * :mod:`sim.torch.importance` -- OPTIN trajectory importance of heads and neurons.
 * :mod:`sim.torch.cka` -- PIVOT Phase 1 CKA, effort outputs (entropy, correctness) and
   fine-tuning.
-* :mod:`sim.torch.capture` -- op-level capture of any model into a v2 trace.
+* :func:`sim.torch.capture` (in :mod:`sim.torch.op_capture`) -- op-level capture of any
+  model into a v2 trace.
 * :mod:`sim.torch.model_export` -- ``vitsim export``: v1 when proven against the capture,
   else v2; :mod:`sim.torch.sources` builds ``timm:``/``hf:``/``vitsim:`` models offline.
 * :mod:`sim.torch.models` -- LV-ViT-S (4-conv stem) as a timm ``VisionTransformer``.
 
-This package's ``__init__`` imports nothing, and ``import sim`` never imports it; each module
-imports torch itself (``sim.torch.cka`` only inside its functions).
+This package's ``__init__`` imports nothing (``capture`` is loaded on first access), and
+``import sim`` never imports it; each module imports torch itself (``sim.torch.cka`` only
+inside its functions).
 """
+
+__all__ = ["capture"]
+
+
+def __getattr__(name):
+    if name == "capture":
+        from sim.torch.op_capture import capture
+
+        return capture
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,7 +1,7 @@
 """Export any model: a layer-level v1 trace when it can be proven, else a v2 op trace.
 
 :func:`export_model` builds the model (:mod:`sim.torch.sources`), applies ``--apply``
-transforms, and always captures the ops that run (:func:`sim.torch.capture.capture`).  For
+transforms, and always captures the ops that run (:func:`sim.torch.capture`).  For
 a *recognised* ViT -- timm ``VisionTransformer`` (ViT, DeiT, DeiT-III, DINOv2 with
 registers), BEiT, EVA-01 (plain MLP), vitsim's own blocks, HF ViT/DeiT/DINOv2 -- it also
 builds the v1 trace (so trace edits keep working) and checks it against the capture:
@@ -122,7 +122,7 @@ def export_model(spec: str, *, batch: int = 1, image_size: int | None = None,
     """
     import torch
 
-    from sim.torch.capture import capture
+    from sim.torch import capture
     from sim.torch.sources import build_model, example_input, split_model
     from sim.workload.edit import full_trace
 
