@@ -32,7 +32,7 @@ from sim.engine.simulate import int64_refusals
 from sim.errors import ConfigError, ResourceError, VitsimError
 from sim.hw.fpga import check_fits
 from sim.hw.fpga.device import RESOURCES
-from sim.search import _batch
+from sim.search import _batch, _frame
 from sim.search._points import (
     _CATEGORICAL,
     _COST_KEYS,
@@ -365,93 +365,16 @@ def evaluate(arch, traces, points, mode: str = "analytic"):
             parts.extend((idx[i] + at, res) for i, res in p)
     data = {}
     for k in given:
-        col = _given(cols[k]) if _is_text(cols[k]) else cols[k]
-        data[k] = col if len(traces) == 1 else _tile(col, len(traces))
+        col = _frame.given(cols[k]) if _frame.is_text(cols[k]) else cols[k]
+        data[k] = col if len(traces) == 1 else _frame.tile(col, len(traces))
     data["point"] = np.tile(np.arange(size), len(traces))
     data["feasible"] = feasible
     data["reason"] = pd.Categorical(reason)
-    data["arch"] = _const_column(arch.name, total)
-    data["trace"] = _labels([t.name for t in traces], size)
-    data["model"] = _labels([t.model.name for t in traces], size)
+    data["arch"] = _frame.const_column(arch.name, total)
+    data["trace"] = _frame.labels([t.name for t in traces], size)
+    data["model"] = _frame.labels([t.model.name for t in traces], size)
     data["batch"] = batch
-    data["mode"] = _const_column(mode, total)
+    data["mode"] = _frame.const_column(mode, total)
     # a given column that is also a summary key (clock_mhz) keeps its values on every row
-    data.update({k: v for k, v in _scatter(parts, total).items() if k not in data})
+    data.update({k: v for k, v in _frame.scatter(parts, total).items() if k not in data})
     return pd.DataFrame(data)
-
-
-def _tile(col, times):
-    import pandas as pd
-
-    if isinstance(col, np.ndarray):
-        return np.tile(col, times)
-    return pd.concat([pd.Series(col)] * times, ignore_index=True).array
-
-
-def _labels(names, size):
-    """A categorical column of ``names[i]`` repeated ``size`` times each."""
-    import pandas as pd
-
-    cats = list(dict.fromkeys(names))
-    codes = np.repeat(np.array([cats.index(n) for n in names], dtype=np.int32), size)
-    return pd.Categorical.from_codes(codes, cats)
-
-
-def _is_text(col):
-    return isinstance(col, list) or col.dtype == object
-
-
-def _given(col):
-    """A given column for the frame (edit columns are lists: ints or nullable Int64)."""
-    import pandas as pd
-
-    if not isinstance(col, list):
-        return pd.Categorical(col)
-    if any(isinstance(v, str) for v in col):
-        return pd.Categorical(col)
-    return np.array(col, dtype=np.int64) if None not in col else pd.array(col, dtype="Int64")
-
-
-def _const_column(value, size):
-    import pandas as pd
-
-    if isinstance(value, np.ndarray):
-        return value
-    if isinstance(value, str):
-        return pd.Categorical.from_codes(np.zeros(size, dtype=np.int8), [value])
-    return np.full(size, value)
-
-
-def _scatter(parts, size):
-    """Merge group results into full-length columns.
-
-    Strings become categoricals; a key missing on some rows is <NA> (integers, as
-    nullable ``Int64``), NaN (floats) or a missing category (strings).
-    """
-    import pandas as pd
-
-    keys = []
-    for _, res in parts:
-        keys.extend(k for k in res if k not in keys)
-    out = {}
-    for key in keys:
-        vals = [(idx, res[key]) for idx, res in parts if key in res]
-        have = np.zeros(size, dtype=bool)
-        for idx, _ in vals:
-            have[idx] = True
-        sample = vals[0][1]
-        if isinstance(sample, str):
-            cats = list(dict.fromkeys(v for _, v in vals))
-            codes = np.full(size, -1, dtype=np.int16)
-            for idx, v in vals:
-                codes[idx] = cats.index(v)
-            out[key] = pd.Categorical.from_codes(codes, cats)
-            continue
-        is_int = np.asarray(sample).dtype.kind in "iu"
-        col = np.zeros(size, dtype=np.int64) if is_int else np.full(size, np.nan)
-        for idx, v in vals:
-            col[idx] = v
-        if is_int and not have.all():
-            col = pd.arrays.IntegerArray(col, ~have)
-        out[key] = col
-    return out
