@@ -83,8 +83,9 @@ def gemm_compute(arch: ArchConfig, m, n, k) -> dict:
     sr, sc, _ = df.dims(m, n, k)
     pe = rows * cols
     with np.errstate(divide="ignore", invalid="ignore"):
-        mapping = np.where(folds > 0, sr * sc / np.maximum(folds * pe, 1), 0.0)
-        util = np.where(cycles > 0, macs / np.maximum(cycles * pe, 1), 0.0)
+        # float products: cycles * PEs may pass 2^63 where every count fits
+        mapping = np.where(folds > 0, sr * sc / np.maximum(folds * float(pe), 1), 0.0)
+        util = np.where(cycles > 0, macs / np.maximum(cycles * float(pe), 1), 0.0)
     ifmap, filt, ofmap = sram_counts(a.dataflow, m, n, k, rows, cols)
     return {
         "folds": folds, "compute_cycles": cycles, "macs": macs,

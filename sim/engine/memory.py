@@ -56,7 +56,8 @@ from sim.hw.dataflow import get_dataflow
 from sim.hw.memory import memory_hierarchy
 
 __all__ = ["MEMORY_KEYS", "MEMORY_RATE_KEYS", "memory_for_gemms", "no_memory", "memory_params",
-           "MAX_WALK_FOLDS"]
+           "MAX_WALK_FOLDS", "fold_message", "fold_refusals", "memory_for_points",
+           "hierarchy_of_params"]
 
 #: Most folds one GEMM may have in cycle mode: the walk keeps 8 bytes per fold (256 MiB
 #: here) and takes ~30 ns per fold, so a larger GEMM is refused, not run for minutes.
@@ -84,6 +85,84 @@ def memory_params(arch) -> np.ndarray:
     p[L.P_HALF_I], p[L.P_HALF_F], p[L.P_HALF_O] = h.half_words
     p[L.P_WORD] = h.word_bytes
     return p
+
+
+def fold_message(m, n, k, folds, rows, cols) -> str:
+    """The refusal of a GEMM with more than :data:`MAX_WALK_FOLDS` folds."""
+    return (f"GEMM (M, N, K) = ({m}, {n}, {k}) has {folds:,} folds on the {rows}x{cols} "
+            f"array; cycle mode walks at most {MAX_WALK_FOLDS:,} per GEMM: use --mode analytic")
+
+
+def fold_refusals(dataflow: str, rows, cols, m, n, k) -> np.ndarray:
+    """:func:`memory_for_gemms`'s fold refusal for many designs: the error text per design
+    (``""`` where the walk runs), object ``(Q,)``.
+
+    ``rows``, ``cols`` are int64 ``(Q,)``; ``m``, ``n``, ``k`` the GEMM instances in the
+    run's op order (the first GEMM with the most folds is named, as the engine does).
+    """
+    rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
+    out = np.full(len(rows), "", dtype=object)
+    m, n, k = (np.asarray(x, dtype=np.int64) for x in (m, n, k))
+    if not len(m) or not len(rows):
+        return out
+    folds = get_dataflow(dataflow).folds(m[None, :], n[None, :], k[None, :],
+                                         rows[:, None], cols[:, None])
+    worst = np.argmax(folds, axis=1)
+    most = folds[np.arange(len(rows)), worst]
+    for q in np.flatnonzero(most > MAX_WALK_FOLDS):
+        w = worst[q]
+        out[q] = fold_message(m[w], n[w], k[w], most[q], rows[q], cols[q])
+    return out
+
+
+def memory_for_points(params, m, n, k) -> np.ndarray:
+    """The memory walk of every design x every GEMM ``(m[u], n[u], k[u])``.
+
+    Parameters
+    ----------
+    params : float64 array ``(Q, N)``
+        One :func:`memory_params` vector per design.
+    m, n, k : array_like of int ``(U,)``
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 ``(Q, U, 6)``: the :data:`MEMORY_KEYS` of each pair (cycles, bytes).
+
+    Raises
+    ------
+    SimulationError
+        A pair has more than :data:`MAX_WALK_FOLDS` folds (filter designs with
+        :func:`fold_refusals` first).
+    """
+    params = np.ascontiguousarray(params, dtype=np.float64)
+    m, n, k = (np.ascontiguousarray(x, dtype=np.int64) for x in (m, n, k))
+    q, u = params.shape[0], len(m)
+    out = np.zeros((q, u, len(MEMORY_KEYS)), dtype=np.int64)
+    if not q or not u:
+        return out
+    dims = params[:, L.P_DIMS:L.P_DIMS + 2].astype(np.int64)  # rows dim, cols dim
+    mnk = np.stack([m, n, k])  # DIM_NAMES order
+    rows = params[:, L.P_ROWS].astype(np.int64)[:, None]
+    cols = params[:, L.P_COLS].astype(np.int64)[:, None]
+    folds = -(-mnk[dims[:, 0]] // rows) * -(-mnk[dims[:, 1]] // cols)
+    if folds.max() > MAX_WALK_FOLDS:
+        qi, ui = np.unravel_index(int(np.argmax(folds)), folds.shape)
+        raise SimulationError(fold_message(m[ui], n[ui], k[ui], folds[qi, ui],
+                                           rows[qi, 0], cols[qi, 0]))
+    from sim.engine._kernels import memory as _k  # numba, on the first cycle-mode run
+
+    _k.memory_walk_points(m, n, k, params, int(folds.max()), out)
+    return out
+
+
+def hierarchy_of_params(params) -> dict:
+    """``word_bytes``, ``latency`` (cycles) and ``slowest`` (bytes per cycle, the slowest
+    DRAM interface) of each :func:`memory_params` row (float64 ``(Q,)`` each), as
+    :func:`sim.engine.simulate.bound_terms` takes them."""
+    params = np.asarray(params, dtype=np.float64).reshape(-1, L.N_PARAMS)
+    return {"word_bytes": params[:, L.P_WORD], "latency": params[:, L.P_LAT],
+            "slowest": params[:, [L.P_BW_I, L.P_BW_F, L.P_BW_O]].min(axis=1)}
 
 
 def no_memory(size: int) -> dict:
@@ -118,14 +197,12 @@ def memory_for_gemms(arch, m, n, k) -> dict:
     k = np.ascontiguousarray(k, dtype=np.int64)
     size = len(m)
     if size:
-        df = get_dataflow(arch.array.dataflow)
-        folds = df.folds(m, n, k, arch.array.rows, arch.array.cols)
+        folds = get_dataflow(arch.array.dataflow).folds(m, n, k, arch.array.rows,
+                                                       arch.array.cols)
         worst = int(np.argmax(folds))
         if folds[worst] > MAX_WALK_FOLDS:
-            raise SimulationError(
-                f"GEMM (M, N, K) = ({m[worst]}, {n[worst]}, {k[worst]}) has "
-                f"{folds[worst]:,} folds on the {arch.array.rows}x{arch.array.cols} array; "
-                f"cycle mode walks at most {MAX_WALK_FOLDS:,} per GEMM: use --mode analytic")
+            raise SimulationError(fold_message(m[worst], n[worst], k[worst], folds[worst],
+                                               arch.array.rows, arch.array.cols))
     out_i = np.zeros((size, len(MEMORY_KEYS)), dtype=np.int64)
     out_f = np.zeros((size, len(MEMORY_RATE_KEYS)))
     if size:

@@ -16,7 +16,7 @@ from sim.hw.memory import memory_hierarchy
 from sim.workload.lower import EMBED_LAYER, INT64_MAX, Ops
 
 __all__ = ["MODES", "GEMM_KEYS", "SUM_KEYS", "RATE_KEYS", "Timing", "simulate_ops",
-           "layer_cycles"]
+           "layer_cycles", "count_bound", "bound_terms", "bound_of", "int64_refusals"]
 
 #: ``cycle``: closed-form compute + the double-buffered memory walk (stalls, DRAM traffic).
 #: ``analytic``: closed-form compute only (stall-free, fastest; for large sweeps).
@@ -77,6 +77,51 @@ def layer_cycles(arch: ArchConfig, ops: Ops, total_cycles, vec_cycles):
     return np.arange(size, dtype=np.int64) + EMBED_LAYER, arr, vec, both
 
 
+def bound_terms(arch: ArchConfig, mode: str) -> dict:
+    """The design figures :func:`bound_of` needs (scalars): array edges, vector unit and,
+    in cycle mode, the memory hierarchy's word size, slowest interface and latency."""
+    a = arch.array
+    terms = {"dataflow": a.dataflow, "rows": a.rows, "cols": a.cols,
+             "cost": max(vars(arch.vector.cost).values()), "lanes": arch.vector.lanes,
+             "vec_latency": arch.vector.latency_cycles}
+    if mode == "cycle":
+        h = memory_hierarchy(arch)
+        terms.update(word_bytes=h.word_bytes, slowest=min(h.bytes_per_cycle),
+                     latency=h.latency_cycles)
+    return terms
+
+
+def bound_of(terms: dict, m, n, k, count, elements, mode: str):
+    """:func:`count_bound` from :func:`bound_terms`; every argument but ``dataflow``
+    may be a numpy array (broadcast together, e.g. designs ``(Q, 1)`` x ops ``(1, O)``)."""
+    vals = [terms[x] for x in ("rows", "cols", "cost", "lanes", "vec_latency")]
+    if mode == "cycle":
+        vals += [terms[x] for x in ("word_bytes", "slowest", "latency")]
+    arrays = any(np.ndim(x) for x in (m, n, k, count, elements, *vals))
+    # floats for the quick scalar check, float64 arrays op by op (same formulas)
+    fl = (lambda x: np.asarray(x, dtype=np.float64)) if arrays else float
+    big = np.maximum if arrays else max
+    m, n, k, count, elements = (fl(x) for x in (m, n, k, count, elements))
+    rows, cols, cost, lanes, vlat = (fl(x) for x in vals[:5])
+    df = get_dataflow(terms["dataflow"])
+    sr, sc, t = df.dims(m, n, k)
+    folds = -(-sr // rows) * -(-sc // cols)
+    per_fold = (1 + df.preload_rows) * rows + cols + t
+    gemm = big(m * n * k, (folds + 1) * per_fold)  # + 1: the fold_overlap tail
+    if mode == "cycle":
+        word, slowest, lat = (fl(x) for x in vals[5:])
+        # a fold's tiles span two of (R, C, T) each: R*T + C*T + R*C words at most
+        moved = word * (rows * t + cols * t + rows * cols) * (folds + 1)
+        if arrays:
+            xfer = np.where(slowest < np.inf, moved / slowest, 0.0)
+        else:
+            xfer = moved / slowest if slowest < float("inf") else 0.0
+        gemm = big(gemm, 8 * moved + xfer + 3 * (folds + 1) * (lat + 1)
+                   + (folds + 1) * per_fold)
+    vec = (elements / lanes + 1) * cost + (vlat + 1)
+    return gemm * count, vec
+
+
 def count_bound(arch: ArchConfig, m, n, k, count, elements, mode: str):
     """Upper bounds (float64) of every count the engine computes for a GEMM ``(m, n, k)``
     run ``count`` times and for a vector op of ``elements``: ``(gemm bound, vector bound)``.
@@ -86,27 +131,17 @@ def count_bound(arch: ArchConfig, m, n, k, count, elements, mode: str):
     tiles, each at the slowest interface, plus the DRAM latency per transfer.
     Both bounds grow with every argument, so the bound of the largest sizes bounds all.
     """
-    # floats for the quick scalar check, float64 arrays op by op (same formulas)
-    fl = (lambda x: np.asarray(x, dtype=np.float64)) if np.ndim(m) else float
-    big = np.maximum if np.ndim(m) else max
-    m, n, k, count, elements = (fl(x) for x in (m, n, k, count, elements))
-    a = arch.array
-    df = get_dataflow(a.dataflow)
-    sr, sc, t = df.dims(m, n, k)
-    folds = -(-sr // a.rows) * -(-sc // a.cols)
-    per_fold = (1 + df.preload_rows) * a.rows + a.cols + t
-    gemm = big(m * n * k, (folds + 1) * per_fold)  # + 1: the fold_overlap tail
-    if mode == "cycle":
-        h = memory_hierarchy(arch)
-        # a fold's tiles span two of (R, C, T) each: R*T + C*T + R*C words at most
-        moved = h.word_bytes * (a.rows * t + a.cols * t + a.rows * a.cols) * (folds + 1)
-        slowest = min(h.bytes_per_cycle)
-        xfer = moved / slowest if slowest < float("inf") else 0.0
-        gemm = big(gemm, 8 * moved + xfer + 3 * (folds + 1) * (h.latency_cycles + 1)
-                   + (folds + 1) * per_fold)
-    cost = max(vars(arch.vector.cost).values())
-    vec = (elements / arch.vector.lanes + 1) * cost + (arch.vector.latency_cycles + 1)
-    return gemm * count, vec
+    return bound_of(bound_terms(arch, mode), m, n, k, count, elements, mode)
+
+
+#: A run whose counts' bound reaches this is refused (2^63 - 1 with float64 headroom).
+_LIMIT = INT64_MAX * (1 - 1e-9)
+
+
+def _int64_message(name: str, ops: Ops, i: int, bound: float, mode: str) -> str:
+    return (f"{name}: this run's counts may pass 2^63 - 1, the most an exact int64 holds "
+            f"(op {ops.op[i]!r} of layer {int(ops.layer[i])} alone: up to {bound:.3g}); use "
+            f"a smaller workload or batch" + (", or --mode analytic" if mode == "cycle" else ""))
 
 
 def _check_int64(arch: ArchConfig, ops: Ops, mode: str) -> None:
@@ -115,22 +150,47 @@ def _check_int64(arch: ArchConfig, ops: Ops, mode: str) -> None:
     A quick bound from the largest sizes clears every ordinary run in microseconds; only
     a run that fails it is bounded op by op.
     """
-    limit = INT64_MAX * (1 - 1e-9)
     if not len(ops):
         return
+    terms = bound_terms(arch, mode)
     sizes = (ops.m, ops.n, ops.k, ops.count, ops.elements)
-    quick = count_bound(arch, *(float(x.max()) for x in sizes), mode)
-    if len(ops) * (quick[0] + quick[1]) < limit:
+    quick = bound_of(terms, *(float(x.max()) for x in sizes), mode)
+    if len(ops) * (quick[0] + quick[1]) < _LIMIT:
         return
-    gemm, vec = count_bound(arch, *sizes, mode)
+    gemm, vec = bound_of(terms, *sizes, mode)
     bound = np.where(ops.is_gemm, gemm, vec)
-    if bound.sum() < limit:
+    if bound.sum() < _LIMIT:
         return
     i = int(np.argmax(bound))
-    raise SimulationError(
-        f"{arch.name}: this run's counts may pass 2^63 - 1, the most an exact int64 holds "
-        f"(op {ops.op[i]!r} of layer {int(ops.layer[i])} alone: up to {bound[i]:.3g}); use "
-        f"a smaller workload or batch" + (", or --mode analytic" if mode == "cycle" else ""))
+    raise SimulationError(_int64_message(arch.name, ops, i, bound[i], mode))
+
+
+def int64_refusals(name: str, ops: Ops, terms: dict, mode: str) -> np.ndarray:
+    """:func:`simulate_ops`'s int64 refusal, for many designs at once.
+
+    ``terms`` is :func:`bound_terms` with one array of ``Q`` designs per figure (the
+    ``dataflow`` shared).  Returns the :class:`~sim.errors.SimulationError` text each
+    design's run would raise, ``""`` where it runs (object array ``(Q,)``): the same
+    quick bound, then the same op-by-op bound, as :func:`simulate_ops`.
+    """
+    size = len(np.asarray(terms["rows"]))
+    out = np.full(size, "", dtype=object)
+    if not len(ops) or not size:
+        return out
+    sizes = (ops.m, ops.n, ops.k, ops.count, ops.elements)
+    quick = bound_of(terms, *(float(x.max()) for x in sizes), mode)
+    maybe = np.flatnonzero(len(ops) * (quick[0] + quick[1]) >= _LIMIT)
+    step = max(1, (1 << 22) // len(ops))  # designs per chunk: <= 32 MiB of bounds
+    for lo in range(0, len(maybe), step):
+        idx = maybe[lo:lo + step]
+        sub = {k: (v if k == "dataflow" else np.asarray(v)[idx][:, None])
+               for k, v in terms.items()}
+        gemm, vec = bound_of(sub, *(x[None, :] for x in sizes), mode)
+        bound = np.where(ops.is_gemm[None, :], gemm, vec)
+        for j in np.flatnonzero(bound.sum(axis=1) >= _LIMIT):
+            i = int(np.argmax(bound[j]))
+            out[idx[j]] = _int64_message(name, ops, i, bound[j, i], mode)
+    return out
 
 
 def simulate_ops(arch: ArchConfig, ops: Ops, mode: str = "cycle") -> Timing:

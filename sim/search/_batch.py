@@ -67,35 +67,45 @@ class Plan:
 
 
 def plan_ops(ops: Ops) -> Plan:
-    """Reduce lowered ops to a :class:`Plan` (shapes and layers deduplicated)."""
+    """Reduce lowered ops to a :class:`Plan` (shapes and layers deduplicated, in order of
+    first appearance; plain dicts: a trace has a few hundred ops)."""
     g = ops.is_gemm
-    shapes = np.stack([ops.m[g], ops.n[g], ops.k[g]], axis=1).reshape(-1, 3)
-    uniq, g_inv = np.unique(shapes, axis=0, return_inverse=True)
-    g_inv = g_inv.reshape(-1)
-    counts = ops.count[g]
-    vidx = np.flatnonzero(~g)
-    vkeys = sorted({(ops.vop[i], int(ops.elements[i])) for i in vidx})
-    vpos = {key: j for j, key in enumerate(vkeys)}
-    v_inv = np.array([vpos[(ops.vop[i], int(ops.elements[i]))] for i in vidx], dtype=np.int64)
-    layers = np.unique(ops.layer)
-    lg = np.zeros((len(layers), len(uniq)), dtype=np.int64)
-    lv = np.zeros((len(layers), len(vkeys)), dtype=np.int64)
-    lpos = np.searchsorted(layers, ops.layer)
-    np.add.at(lg, (lpos[g], g_inv), counts)
-    np.add.at(lv, (lpos[~g], v_inv), 1)
-    both = np.concatenate([lg, lv], axis=1)
-    ubody, l_inv = np.unique(both, axis=0, return_inverse=True)
-    mult = np.bincount(l_inv.reshape(-1), minlength=len(ubody)).astype(np.int64)
+    m, n, k, count = ops.m.tolist(), ops.n.tolist(), ops.k.tolist(), ops.count.tolist()
+    elements, layer_ids = ops.elements.tolist(), ops.layer.tolist()
+    shapes, vkeys, layers = {}, {}, {}
+    g_inv, v_inv, l_of = [], [], []
     vop_el = {v: 0 for v in VECTOR_OPS}
-    for i in vidx:
-        vop_el[ops.vop[i]] += int(ops.elements[i])
+    for i, is_g in enumerate(g.tolist()):
+        l_of.append(layers.setdefault(layer_ids[i], len(layers)))
+        if is_g:
+            g_inv.append(shapes.setdefault((m[i], n[i], k[i]), len(shapes)))
+        else:
+            v_inv.append(vkeys.setdefault((ops.vop[i], elements[i]), len(vkeys)))
+            vop_el[ops.vop[i]] += elements[i]
+    l_of = np.array(l_of, dtype=np.int64)
+    g_inv = np.array(g_inv, dtype=np.int64)
+    v_inv = np.array(v_inv, dtype=np.int64)
+    counts = np.array(count, dtype=np.int64)[g]
+    lg = np.zeros((len(layers), len(shapes)), dtype=np.int64)
+    lv = np.zeros((len(layers), len(vkeys)), dtype=np.int64)
+    np.add.at(lg, (l_of[g], g_inv), counts)
+    np.add.at(lv, (l_of[~g], v_inv), 1)
+    both = np.ascontiguousarray(np.concatenate([lg, lv], axis=1))
+    bodies = {}
+    l_inv = [bodies.setdefault(row.tobytes(), (len(bodies), j)) for j, row in enumerate(both)]
+    first = [j for _, j in bodies.values()]
+    mult = np.bincount([b for b, _ in l_inv], minlength=len(bodies)).astype(np.int64)
+    ubody = both[first]
+    uniq = np.array(list(shapes), dtype=np.int64).reshape(-1, 3)
+    gemm_count = np.zeros(len(shapes), dtype=np.int64)  # int64 sums (no float weights)
+    np.add.at(gemm_count, g_inv, counts)
     return Plan(
         m=uniq[:, 0].copy(), n=uniq[:, 1].copy(), k=uniq[:, 2].copy(),
-        gemm_count=np.bincount(g_inv, weights=counts, minlength=len(uniq)).astype(np.int64),
+        gemm_count=gemm_count,
         vop_elements=vop_el, vec_vop=tuple(v for v, _ in vkeys),
         vec_elements=np.array([e for _, e in vkeys], dtype=np.int64),
         vec_count=np.bincount(v_inv, minlength=len(vkeys)).astype(np.int64),
-        layer_gemm=ubody[:, :len(uniq)].copy(), layer_vec=ubody[:, len(uniq):].copy(),
+        layer_gemm=ubody[:, :len(shapes)].copy(), layer_vec=ubody[:, len(shapes):].copy(),
         layer_mult=mult)
 
 
@@ -215,8 +225,11 @@ def run_columns(plan: Plan, cols: dict, cat: dict, table, batch: int, mem=None,
     pe = rows * ncols
     res = {"cycles": cycles, "latency_s": latency}
     res.update(out)
-    res["utilization"] = np.where(cycles > 0, out["macs"] / np.maximum(cycles * pe, 1), 0.0)
-    pe_folds = out["folds"] * pe
+    # float products: cycles * PEs and folds * PEs may pass 2^63 (the engine uses floats
+    # or Python ints there too)
+    res["utilization"] = np.where(cycles > 0, out["macs"] / np.maximum(
+        cycles.astype(np.float64) * pe, 1), 0.0)
+    pe_folds = out["folds"].astype(np.float64) * pe
     used = (g["mapping_used"] * (per["folds"] * w) * pe[:, None]).sum(axis=1)
     res["mapping_efficiency"] = np.where(pe_folds > 0, used / np.maximum(pe_folds, 1), 0.0)
     res["throughput_ips"] = np.where(cycles > 0, batch / latency, 0.0)

@@ -7,179 +7,72 @@ exactly, floats to rounding), plus the point's own columns, ``point`` (row index
 
 Validation works on whole columns with the schema's ranges and choices
 (:mod:`sim.config.schema`): an unknown key, a wrong type, NaN or an out-of-range value
-raises :class:`~sim.errors.ConfigError` naming the column and its first bad row.  A point
+raises :class:`~sim.errors.ConfigError` naming the column and its first bad row
+(:mod:`sim.search._points`).  Trace edits (:data:`TRACE_KEYS`) are point columns too.  A point
 that breaks a cross-field rule (DRAM bandwidth form, energy table vs platform) or does not
 fit its FPGA becomes a row with ``feasible=False`` and the reason; its figures are missing.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import types
 
 import numpy as np
 
-from sim.config import ArchConfig, as_arch
+from sim.config import as_arch
 from sim.config.schema import DramConfig
-from sim.config.validate import _hints, _unwrap_optional
 from sim.cost.tables import resolve_table, table_problems
-from sim.errors import ConfigError
+from sim.engine.memory import (
+    fold_refusals,
+    hierarchy_of_params,
+    memory_for_points,
+    memory_params,
+)
+from sim.engine.simulate import int64_refusals
+from sim.errors import ConfigError, ResourceError, VitsimError
+from sim.hw.fpga import check_fits
 from sim.hw.fpga.device import RESOURCES
-from sim.search import _batch
-from sim.workload import as_trace, lower
+from sim.search import _batch, _frame
+from sim.search._points import (
+    _CATEGORICAL,
+    _COST_KEYS,
+    _DRAM_OPT,
+    POINT_KEYS,
+    TRACE_KEYS,
+    columns,
+)
+from sim.workload import as_trace, input_tokens, lower, prune_tokens, with_batch
 
-__all__ = ["evaluate", "POINT_KEYS"]
-
-_SKIP = ("schema_version", "name", "description", "energy_table.overrides")
-#: Columns whose values split the points into groups evaluated together.
-_CATEGORICAL = ("array.dataflow", "array.fold_overlap", "precision", "platform",
-                "energy_table.name", "energy_table.dram", "vector.overlap")
-_DRAM_OPT = ("dram.ifmap_bytes_per_cycle", "dram.filter_bytes_per_cycle",
-             "dram.ofmap_bytes_per_cycle", "dram.bandwidth_gbps")
-
-
-def _leaves(cls, prefix=""):
-    hints, fields = _hints(cls)
-    for name, field in fields.items():
-        tp, optional = _unwrap_optional(hints[name])
-        key = prefix + name
-        if dataclasses.is_dataclass(tp):
-            yield from _leaves(tp, key + ".")
-        elif key not in _SKIP:
-            yield key, (tp, field.metadata, optional)
+__all__ = ["evaluate", "POINT_KEYS", "TRACE_KEYS"]
 
 
-#: dotted key -> (type, field metadata, optional) of every key a point may set.
-POINT_KEYS = dict(_leaves(ArchConfig))
-
-
-def _must(tp, meta) -> str:
-    if "choices" in meta:
-        return f"one of {list(meta['choices'])}"
-    must = {int: "an integer", float: "a number", bool: "true or false",
-            str: "a string"}[tp]
-    if "range" in meta:
-        lo, hi = meta["range"]
-        must += f" in [{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}]"
-    return must
-
-
-def _fail(key, values, bad, tp, meta, extra=""):
-    i = int(np.flatnonzero(bad)[0])
-    value = values[i].item() if hasattr(values[i], "item") else values[i]
-    raise ConfigError(f"{key} = {value!r}; must be {_must(tp, meta)}{extra} "
-                      f"(row {i}, {int(bad.sum())} bad row(s))", source="points")
-
-
-def _column(key, raw, size):
-    """Validate one column; return a typed array (None in optional columns -> NaN)."""
-    tp, meta, optional = POINT_KEYS[key]
-    arr = np.asarray(raw)
-    if arr.ndim != 1 or len(arr) != size:
-        raise ConfigError(f"{key}: must be a 1-D column of {size} values, not shape "
-                          f"{arr.shape}", source="points")
-    if arr.dtype == object and tp is str:
-        import pandas as pd
-
-        uniq = pd.unique(arr)
-        bad_vals = [v for v in uniq if not isinstance(v, str)
-                    or ("choices" in meta and v not in meta["choices"])]
-        if bad_vals:
-            _fail(key, arr, pd.Series(arr).isin(bad_vals).to_numpy(), tp, meta)
-        return arr
-    if arr.dtype == object:
-        items = list(arr)
-        none = np.array([v is None for v in items], dtype=bool)
-        if optional and none.any():
-            items = [np.nan if v is None else v for v in items]
-        ok = {bool: lambda v: isinstance(v, (bool, np.bool_)),
-              int: lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, bool),
-              float: lambda v: isinstance(v, (int, float, np.integer, np.floating))
-              and not isinstance(v, (bool, np.bool_)),
-              str: lambda v: isinstance(v, str)}[tp]
-        bad = np.array([not ok(v) for v in items], dtype=bool) & ~(none & optional)
-        if bad.any():
-            _fail(key, arr, bad, tp, meta)
-        arr = np.array(items, dtype={bool: bool, int: np.int64, float: np.float64,
-                                     str: object}[tp])
-        if tp is float and optional:
-            nan = np.isnan(arr) & ~none
-            if nan.any():
-                _fail(key, arr, nan, tp, meta, ", not NaN")
-            return _ranged(key, arr, tp, meta, skip=none)
-        return _ranged(key, arr, tp, meta)
-    kind = arr.dtype.kind
-    ok = {bool: kind == "b", int: kind in "iu", float: kind in "iuf",
-          str: kind in "US"}[tp]
-    if not ok:
-        bad = np.ones(size, dtype=bool)
-        first = arr[0].item() if hasattr(arr[0], "item") else arr[0]
-        raise ConfigError(f"{key} = {first!r}; must be {_must(tp, meta)}, not dtype "
-                          f"{arr.dtype} (row 0, {int(bad.sum())} bad row(s))", source="points")
-    if tp is float:
-        arr = arr.astype(np.float64)
-        if np.isnan(arr).any():
-            _fail(key, arr, np.isnan(arr), tp, meta, ", not NaN")
-    elif tp is int:
-        arr = arr.astype(np.int64)
-    elif tp is str:
-        arr = arr.astype(object)
-    return _ranged(key, arr, tp, meta)
-
-
-def _ranged(key, arr, tp, meta, skip=None):
-    if "choices" in meta:
-        bad = ~np.isin(arr, np.array(meta["choices"], dtype=object))
-    elif "range" in meta:
-        lo, hi = meta["range"]
-        bad = np.zeros(len(arr), dtype=bool)
-        if lo is not None:
-            bad |= arr < lo
-        if hi is not None:
-            bad |= arr > hi
-    else:
-        return arr
-    if skip is not None:
-        bad &= ~skip
-    if bad.any():
-        _fail(key, arr, bad, tp, meta)
-    return arr
-
-
-def _base_value(arch, key):
-    node = arch
-    for part in key.split("."):
-        node = getattr(node, part)
-    return node
-
-
-def _columns(arch, points):
-    """All point keys as arrays of one length (points override the base arch)."""
-    if hasattr(points, "columns") and hasattr(points, "to_dict"):
-        points = {c: points[c].to_numpy() for c in points.columns}
-    if not isinstance(points, dict):
-        raise ConfigError(f"points must be a DataFrame or a dict of arrays, not "
-                          f"{type(points).__name__}", source="points")
-    unknown = sorted(k for k in points if k not in POINT_KEYS)
-    if unknown:
-        raise ConfigError(f"{unknown[0]}: unknown key; allowed keys are "
-                          f"{sorted(POINT_KEYS)}", source="points")
-    sizes = {len(np.asarray(v).reshape(-1)) for v in points.values()}
-    size = sizes.pop() if len(sizes) == 1 else None
-    if size is None:
-        raise ConfigError("every column must have the same length" if sizes else
-                          "points must have at least one column", source="points")
-    cols = {}
-    for key in POINT_KEYS:
-        if key in points:
-            cols[key] = _column(key, points[key], size)
-        else:
-            v = _base_value(arch, key)
-            if key in _CATEGORICAL:
-                cols[key] = v  # constant: kept as a scalar, never materialised
-            else:
-                cols[key] = np.full(size, np.nan if v is None else v)
-    return cols, size
+def _edited(trace, cols, size):
+    """``[(edited trace or the VitsimError its edit raised, row indices)]``."""
+    keys = [k for k in TRACE_KEYS if k in cols]
+    if not keys:
+        return [(trace, None)]
+    groups = {}
+    for i, edit in enumerate(zip(*(cols[k] for k in keys))):
+        groups.setdefault(edit, []).append(i)
+    out = []
+    for edit, idx in groups.items():
+        e = dict(zip(keys, edit))
+        try:
+            t = trace
+            if e.get("trace.batch") is not None:
+                t = with_batch(t, e["trace.batch"])
+            if e.get("trace.input_tokens") is not None:
+                t = input_tokens(t, e["trace.input_tokens"])
+            layer, kept = e.get("trace.prune_layer"), e.get("trace.prune_tokens")
+            if (layer is None) != (kept is None):
+                raise ConfigError("trace.prune_layer and trace.prune_tokens go together; "
+                                  f"got {layer!r} and {kept!r}")
+            if layer is not None:
+                t = prune_tokens(t, layer, kept, e.get("trace.prune_method") or "topk")
+        except VitsimError as exc:
+            t = exc
+        out.append((t, np.array(idx, dtype=np.int64)))
+    return out
 
 
 def _cross_reason(arch, cat, cols, i):
@@ -193,24 +86,36 @@ def _cross_reason(arch, cat, cols, i):
     return "; ".join(probs)
 
 
-def _fit_reasons(arch, fpga, over):
-    """The loader's over-budget lines (``DSP48E2: needs N but the device has M``)."""
-    head = f"design {arch.name!r} does not fit the {fpga['fpga_board']} ({fpga['fpga_part']})"
-    out = np.full(int(over.sum()), head, dtype=object)
-    for r in RESOURCES:
-        used, avail = fpga[f"fpga_{r}_used"][over], fpga[f"fpga_{r}_available"]
-        bad = np.flatnonzero(used > avail)
-        tail = f" but the device has {avail:,}"
-        out[bad] = [f"{h}; {RESOURCES[r]}: needs {u:,}{tail}"
-                    for h, u in zip(out[bad], used[bad].tolist())]
-    return out
+def _fit_reasons(arch, cat, sub, over):
+    """The loader's over-budget message of each ``over`` row (what
+    :func:`sim.hw.fpga.check_fits` raises, on a light stand-in of the row's arch)."""
+    ns = types.SimpleNamespace
+    keys = ("array.rows", "array.cols", "memory.word_bytes", "memory.ifmap_kib",
+            "memory.filter_kib", "memory.ofmap_kib", "vector.lanes")
+    seen = {}
+    out = []
+    for vals in zip(*(sub[k][over].tolist() for k in keys)):
+        if vals not in seen:
+            r, c, wb, fi, ff, fo, lanes = vals
+            stand_in = ns(name=arch.name, platform=cat["platform"], precision=cat["precision"],
+                          array=ns(rows=r, cols=c), vector=ns(lanes=lanes),
+                          memory=ns(word_bytes=wb, ifmap_kib=fi, filter_kib=ff, ofmap_kib=fo))
+            try:
+                check_fits(stand_in)
+                seen[vals] = "does not fit"  # unreachable: the columns said it does not
+            except ResourceError as exc:
+                seen[vals] = str(exc)
+        out.append(seen[vals])
+    return np.array(out, dtype=object)
 
 
-def _one_trace(arch, trace, cols, size, mode):
-    plan = _batch.plan_ops(lower(trace))
+def _prepare(arch, cols, size, mode):
+    """The trace-independent part, once per call: ``(feasible, reason, groups)`` with
+    each group a dict of its rows ``idx``, categorical values ``cat``, columns ``sub``,
+    ``fpga`` columns, energy ``table`` and (cycle mode) memory ``params``."""
     feasible = np.ones(size, dtype=bool)
     reason = np.full(size, "", dtype=object)
-    parts = []
+    groups = []
     numeric = [k for k in POINT_KEYS if k not in _CATEGORICAL]
     for idx in _groups(cols, size):
         cat = {k: (cols[k][idx[0]] if isinstance(cols[k], np.ndarray) else cols[k])
@@ -232,23 +137,89 @@ def _one_trace(arch, trace, cols, size, mode):
                 over |= fpga[f"fpga_{r}_used"] > fpga[f"fpga_{r}_available"]
             if over.any():
                 feasible[idx[over]] = False
-                reason[idx[over]] = _fit_reasons(arch, fpga, over)
+                reason[idx[over]] = _fit_reasons(arch, cat, sub, over)
                 keep = ~over
                 idx = idx[keep]
                 sub = {k: v[keep] for k, v in sub.items()}
-                fpga = {k: (v[keep] if isinstance(v, np.ndarray) else v)
-                        for k, v in fpga.items()}
+                fpga = _keep(fpga, keep)
             if not len(idx):
                 continue
-        mem = _memory(plan, sub, cat) if mode == "cycle" else None
         table = resolve_table(types.SimpleNamespace(
             energy_table=types.SimpleNamespace(name=cat["energy_table.name"],
                                                overrides=arch.energy_table.overrides),
             platform=cat["platform"]))
+        params = _memory_params(sub, cat) if mode == "cycle" else None
+        groups.append({"idx": idx, "cat": cat, "sub": sub, "fpga": fpga, "table": table,
+                       "params": params})
+    return feasible, reason, groups
+
+
+def _subset(prepared, idx, size):
+    """:func:`_prepare`'s result for the points ``idx`` only (their new row numbers are
+    positions in ``idx``)."""
+    feasible, reason, groups = prepared
+    pos = np.full(size, -1, dtype=np.int64)
+    pos[idx] = np.arange(len(idx))
+    out = []
+    for g in groups:
+        sel = pos[g["idx"]] >= 0
+        if not sel.any():
+            continue
+        out.append({**g, "idx": pos[g["idx"][sel]], "sub": _keep(g["sub"], sel),
+                    "fpga": None if g["fpga"] is None else _keep(g["fpga"], sel),
+                    "params": None if g["params"] is None else g["params"][sel]})
+    return feasible[idx], reason[idx], out
+
+
+def _keep(cols, keep):
+    return {k: (v[keep] if isinstance(v, np.ndarray) else v) for k, v in cols.items()}
+
+
+def _one_trace(arch, trace, prepared, mode):
+    """``(feasible, reason, parts)`` of every point on ``trace`` (``prepared`` is
+    :func:`_prepare`'s result; it is not changed)."""
+    feasible, reason, groups = prepared
+    feasible, reason = feasible.copy(), reason.copy()
+    try:
+        ops = lower(trace)
+    except VitsimError as exc:  # simulate() raises it once the design resolves
+        reason[feasible] = str(exc)
+        feasible[:] = False
+        return feasible, reason, []
+    plan = _batch.plan_ops(ops)
+    parts = []
+    for g in groups:
+        idx, cat, sub, fpga, params = g["idx"], g["cat"], g["sub"], g["fpga"], g["params"]
+        why = _refusals(arch, ops, sub, cat, params, mode)
+        bad = why != ""
+        if bad.any():
+            feasible[idx[bad]] = False
+            reason[idx[bad]] = why[bad]
+            keep = ~bad
+            idx = idx[keep]
+            sub = _keep(sub, keep)
+            params = None if params is None else params[keep]
+            fpga = None if fpga is None else _keep(fpga, keep)
+            if not len(idx):
+                continue
+        mem = None
+        if mode == "cycle" and cat["memory.model"] == "scalesim":
+            mem, why = _scalesim_memory(plan, sub, cat)
+            bad = why != ""
+            if bad.any():
+                feasible[idx[bad]] = False
+                reason[idx[bad]] = why[bad]
+                keep = ~bad
+                idx, sub, mem = idx[keep], _keep(sub, keep), mem[keep]
+                fpga = None if fpga is None else _keep(fpga, keep)
+                if not len(idx):
+                    continue
+        elif mode == "cycle":
+            mem = memory_for_points(params, plan.m, plan.n, plan.k)
         res = {"dataflow": cat["array.dataflow"], "rows": sub["array.rows"],
                "cols": sub["array.cols"], "clock_mhz": sub["clock_mhz"],
                "precision": cat["precision"]}
-        res.update(_batch.run_columns(plan, sub, cat, table, trace.batch, mem, fpga))
+        res.update(_batch.run_columns(plan, sub, cat, g["table"], trace.batch, mem, fpga))
         parts.append((idx, res))
     return feasible, reason, parts
 
@@ -273,37 +244,67 @@ def _groups(cols, size):
     return np.split(order, cuts)
 
 
-def _memory(plan, sub, cat):
-    """The memory walk of every (design, GEMM shape): int64 ``(Q, U, 6)``.
-
-    Each design's kernel parameters come from the engine's own
-    :func:`sim.engine.memory.memory_params` (on a light stand-in of the arch).
-    """
-    from sim.engine._kernels import memory as _km
-    from sim.engine.memory import memory_params
-
-    q = len(sub["array.rows"])
-    array = types.SimpleNamespace(dataflow=cat["array.dataflow"],
-                                  fold_overlap=cat["array.fold_overlap"])
+def _stand_ins(sub, cat):
+    """A light stand-in of each design's arch (array, memory, dram, clock) for the
+    engine's per-design functions."""
+    ns = types.SimpleNamespace
     cols = [sub[k].tolist() for k in ("array.rows", "array.cols", "clock_mhz",
                                       "memory.ifmap_kib", "memory.filter_kib",
                                       "memory.ofmap_kib", "memory.word_bytes",
                                       "dram.latency_cycles") + _DRAM_OPT]
-    rows = []
     for r, c, clk, fi, ff, fo, wb, lat, bi, bf, bo, gbps in zip(*cols):
-        array.rows, array.cols = r, c
+        array = ns(dataflow=cat["array.dataflow"], fold_overlap=cat["array.fold_overlap"],
+                   rows=r, cols=c)
         dram = DramConfig(None if bi != bi else bi, None if bf != bf else bf,
                           None if bo != bo else bo, None if gbps != gbps else gbps, lat)
-        mem = types.SimpleNamespace(ifmap_kib=fi, filter_kib=ff, ofmap_kib=fo, word_bytes=wb)
-        rows.append(memory_params(types.SimpleNamespace(
-            array=array, memory=mem, dram=dram, clock_mhz=clk)))
-    params = np.ascontiguousarray(np.array(rows).reshape(q, -1))
-    folds = _batch.gemm_columns(plan, sub["array.rows"], sub["array.cols"],
-                                cat["array.dataflow"], False)["folds"]
-    out = np.zeros((q, len(plan.m), 6), dtype=np.int64)
-    if q and len(plan.m):
-        _km.memory_walk_points(plan.m, plan.n, plan.k, params, int(folds.max()), out)
-    return out
+        mem = ns(ifmap_kib=fi, filter_kib=ff, ofmap_kib=fo, word_bytes=wb,
+                 model=cat["memory.model"])
+        yield ns(array=array, memory=mem, dram=dram, clock_mhz=clk)
+
+
+def _memory_params(sub, cat):
+    """Each design's memory-walk parameters, float64 ``(Q, N)``, from the engine's own
+    :func:`sim.engine.memory.memory_params`."""
+    q = len(sub["array.rows"])
+    rows = [memory_params(a) for a in _stand_ins(sub, cat)]
+    return np.array(rows, dtype=np.float64).reshape(q, -1)
+
+
+def _scalesim_memory(plan, sub, cat):
+    """``memory.model: scalesim``: the engine's SCALE-Sim memory results of every design
+    x GEMM shape, int64 ``(Q, U, 6)``, and the ConfigError text of designs it refuses."""
+    from sim.engine.memory import MEMORY_KEYS
+    from sim.engine.scalesim_memory import scalesim_memory_for_gemms
+
+    q = len(sub["array.rows"])
+    out = np.zeros((q, len(plan.m), len(MEMORY_KEYS)), dtype=np.int64)
+    why = np.full(q, "", dtype=object)
+    for i, a in enumerate(_stand_ins(sub, cat)):
+        try:
+            res = scalesim_memory_for_gemms(a, plan.m, plan.n, plan.k)
+        except VitsimError as exc:
+            why[i] = str(exc)
+            continue
+        out[i] = np.stack([res[k] for k in MEMORY_KEYS], axis=1)
+    return out, why
+
+
+def _refusals(arch, ops, sub, cat, params, mode):
+    """What :func:`sim.engine.simulate.simulate_ops` would raise per design (``""``: it
+    runs): counts that could pass 2^63 - 1, then (cycle mode) too many folds to walk."""
+    cost = np.max(np.stack([sub[k] for k in _COST_KEYS]), axis=0) if _COST_KEYS else 0.0
+    terms = {"dataflow": cat["array.dataflow"], "rows": sub["array.rows"],
+             "cols": sub["array.cols"], "cost": cost, "lanes": sub["vector.lanes"],
+             "vec_latency": sub["vector.latency_cycles"]}
+    if mode == "cycle":
+        terms.update(hierarchy_of_params(params))
+    why = int64_refusals(arch.name, ops, terms, mode)
+    if mode == "cycle" and cat["memory.model"] != "scalesim":  # only the walk has a limit
+        g = ops.is_gemm
+        folds = fold_refusals(cat["array.dataflow"], sub["array.rows"], sub["array.cols"],
+                              ops.m[g], ops.n[g], ops.k[g])
+        why = np.where(why == "", folds, why)
+    return why
 
 
 def evaluate(arch, traces, points, mode: str = "analytic"):
@@ -338,62 +339,42 @@ def evaluate(arch, traces, points, mode: str = "analytic"):
         raise ConfigError(f"mode must be one of ['cycle', 'analytic'], not {mode!r}")
     arch = as_arch(arch)
     traces = [as_trace(t) for t in (traces if isinstance(traces, (list, tuple)) else [traces])]
-    cols, size = _columns(arch, points)
+    cols, size = columns(arch, points)
     given = list(points.columns if hasattr(points, "columns") else points)
-    frames = []
-    for trace in traces:
-        feasible, reason, parts = _one_trace(arch, trace, cols, size, mode)
-        data = {k: (pd.Categorical(cols[k]) if cols[k].dtype == object else cols[k])
-                for k in given}
-        data["point"] = np.arange(size)
-        data["feasible"] = feasible
-        data["reason"] = pd.Categorical(reason)
-        head = {"arch": arch.name, "trace": trace.name, "model": trace.model.name,
-                "batch": trace.batch, "mode": mode}
-        data.update({k: _const_column(v, size) for k, v in head.items()})
-        data.update(_scatter(parts, size))
-        frames.append(pd.DataFrame(data))
-    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-
-
-def _const_column(value, size):
-    import pandas as pd
-
-    if isinstance(value, str):
-        return pd.Categorical.from_codes(np.zeros(size, dtype=np.int8), [value])
-    return np.full(size, value)
-
-
-def _scatter(parts, size):
-    """Merge group results into full-length columns.
-
-    Strings become categoricals; a key missing on some rows is <NA> (integers, as
-    nullable ``Int64``), NaN (floats) or a missing category (strings).
-    """
-    import pandas as pd
-
-    keys = []
-    for _, res in parts:
-        keys.extend(k for k in res if k not in keys)
-    out = {}
-    for key in keys:
-        vals = [(idx, res[key]) for idx, res in parts if key in res]
-        have = np.zeros(size, dtype=bool)
-        for idx, _ in vals:
-            have[idx] = True
-        sample = vals[0][1]
-        if isinstance(sample, str):
-            cats = list(dict.fromkeys(v for _, v in vals))
-            codes = np.full(size, -1, dtype=np.int16)
-            for idx, v in vals:
-                codes[idx] = cats.index(v)
-            out[key] = pd.Categorical.from_codes(codes, cats)
-            continue
-        is_int = np.asarray(sample).dtype.kind in "iu"
-        col = np.zeros(size, dtype=np.int64) if is_int else np.full(size, np.nan)
-        for idx, v in vals:
-            col[idx] = v
-        if is_int and not have.all():
-            col = pd.arrays.IntegerArray(col, ~have)
-        out[key] = col
-    return out
+    total = size * len(traces)
+    feasible = np.ones(total, dtype=bool)
+    reason = np.full(total, "", dtype=object)
+    batch = np.zeros(total, dtype=np.int64)
+    parts = []
+    prepared = _prepare(arch, cols, size, mode)  # trace-independent: once per call
+    for ti, trace in enumerate(traces):
+        at = ti * size  # this trace's rows: at .. at + size
+        batch[at:at + size] = trace.batch
+        for t, idx in _edited(trace, cols, size):
+            if idx is None:  # no trace edits: every point on the trace itself
+                f, r, p = _one_trace(arch, t, prepared, mode)
+                feasible[at:at + size], reason[at:at + size] = f, r
+                parts.extend((i + at, res) for i, res in p)
+                continue
+            if isinstance(t, VitsimError):
+                feasible[idx + at] = False
+                reason[idx + at] = str(t)
+                continue
+            f, r, p = _one_trace(arch, t, _subset(prepared, idx, size), mode)
+            feasible[idx + at], reason[idx + at], batch[idx + at] = f, r, t.batch
+            parts.extend((idx[i] + at, res) for i, res in p)
+    data = {}
+    for k in given:
+        col = _frame.given(cols[k]) if _frame.is_text(cols[k]) else cols[k]
+        data[k] = col if len(traces) == 1 else _frame.tile(col, len(traces))
+    data["point"] = np.tile(np.arange(size), len(traces))
+    data["feasible"] = feasible
+    data["reason"] = pd.Categorical(reason)
+    data["arch"] = _frame.const_column(arch.name, total)
+    data["trace"] = _frame.labels([t.name for t in traces], size)
+    data["model"] = _frame.labels([t.model.name for t in traces], size)
+    data["batch"] = batch
+    data["mode"] = _frame.const_column(mode, total)
+    # a given column that is also a summary key (clock_mhz) keeps its values on every row
+    data.update({k: v for k, v in _frame.scatter(parts, total).items() if k not in data})
+    return pd.DataFrame(data)

@@ -17,7 +17,7 @@ import numpy as np
 
 from sim.config import as_arch
 from sim.errors import ConfigError
-from sim.search.simulator import default_evaluate, summary_of
+from sim.search.simulator import default_evaluate, summaries, summary_of
 from sim.workload.edit import narrow_mlp, skip_attention
 from sim.workload.trace import Trace
 
@@ -137,11 +137,8 @@ def cost_tables(arch, trace: Trace, metric: str = "latency_s", *, mode: str = "a
                           "in every block)")
     if not isinstance(width_grid, int) or width_grid < 1:
         raise ConfigError(f"width_grid must be an integer >= 1, not {width_grid!r}")
-    run = lambda t: metric_of(evaluate(arch, t), metric)  # noqa: E731
-    base = run(trace)
-    attn = np.zeros((depth, H + 1))
-    mlp = np.full((depth, M + 1), np.inf)
     widths = sorted(set(range(width_grid, M + 1, width_grid)) | {M})
+    traces, cells = [trace], [None]
     for layer in range(depth):
         for h in range(H):
             if h == 0:
@@ -150,8 +147,20 @@ def cost_tables(arch, trace: Trace, metric: str = "latency_s", *, mode: str = "a
                 lts = list(trace.layers)
                 lts[layer] = dataclasses.replace(lts[layer], heads=tuple(range(h)))
                 t = trace.replace_layers(lts)
-            attn[layer, h] = run(t) - base
+            traces.append(t)
+            cells.append(("attn", layer, h))
         for m in widths:
-            mlp[layer, m] = 0.0 if m == M else run(narrow_mlp(trace, {layer: m})) - base
+            if m != M:
+                traces.append(narrow_mlp(trace, {layer: m}))
+                cells.append(("mlp", layer, m))
+    # one batched call when evaluate is the simulator (sim.search.evaluate)
+    values = [metric_of(s, metric) for s in summaries(arch, traces, evaluate)]
+    base = values[0]
+    attn = np.zeros((depth, H + 1))
+    mlp = np.full((depth, M + 1), np.inf)
+    mlp[:, M] = 0.0
+    for cell, v in zip(cells[1:], values[1:]):
+        table = attn if cell[0] == "attn" else mlp
+        table[cell[1], cell[2]] = v - base
     quantum = {"latency_s": 1.0 / arch.clock_hz, "cycles": 1.0, "macs": 1.0}
     return CostTables(metric, base, attn, mlp, width_grid, quantum.get(metric))

@@ -33,8 +33,14 @@ import numpy as np
 from sim.config import as_arch
 from sim.errors import ConfigError, TraceError
 from sim.search.pomt.accuracy import INPUT_LAYER, AccuracySource, resolve_accuracy
-from sim.search.simulator import default_evaluate, summary_of
+from sim.search.simulator import (
+    default_evaluate,
+    rows_to_summaries,
+    simulator_mode,
+    summary_of,
+)
 from sim.workload import Trace, as_trace, input_tokens, prune_tokens
+from sim.workload.trace import PRUNE_METHODS
 
 __all__ = [
     "latency_curve", "find_steps", "choose", "choose_joint", "Schedule", "deployed_trace",
@@ -77,6 +83,29 @@ def deployed_trace(trace: Trace, prune_layer: int, tokens_keep: int,
 def _summary_row(summary) -> dict:
     s = summary_of(summary)
     return {key: s[key] for key in _SUMMARY_KEYS if key in s}
+
+
+def _batched_curve(arch, trace, ns, prune_layer, layer_id, method, evaluate):
+    """Summary rows of every n in one :func:`sim.search.evaluate` call (trace edits as
+    point columns) when ``evaluate`` is the simulator, else None.  A refused n is None
+    (the per-point path then raises what the simulator raises)."""
+    mode = simulator_mode(evaluate)
+    if mode is None or method not in PRUNE_METHODS:
+        return None
+    from sim.search.evaluate import evaluate as batched
+
+    if prune_layer is None:
+        pts = {"trace.input_tokens": list(ns)}
+    else:
+        lt = trace.layers[layer_id]
+        keep_all = lambda n: n == lt.tokens and lt.prune is None  # noqa: E731
+        pts = {"trace.prune_layer": [None if keep_all(n) else layer_id for n in ns],
+               "trace.prune_tokens": [None if keep_all(n) else int(n) for n in ns],
+               "trace.prune_method": [method] * len(ns)}
+    df = batched(arch, trace, {k: np.array(v, dtype=object) for k, v in pts.items()},
+                 mode=mode)
+    rows = rows_to_summaries(df, skip=pts)
+    return [_summary_row(r) if ok else None for r, ok in zip(rows, df["feasible"])]
 
 
 def latency_curve(arch, trace, batch=None, tokens=None, prune_layer=None,
@@ -142,12 +171,15 @@ def latency_curve(arch, trace, batch=None, tokens=None, prune_layer=None,
         grid = {int(n) for n in tokens}
     grid.add(full)
     rows = []
-    for n in sorted(grid):
-        if prune_layer is None:
-            t = input_tokens(trace, n)
+    ns = sorted(grid)
+    fast = _batched_curve(arch, trace, ns, prune_layer, layer_id, method, evaluate)
+    for j, n in enumerate(ns):
+        if fast is not None and fast[j] is not None:
+            row = fast[j]
         else:
-            t = deployed_trace(trace, layer_id, n, method)
-        row = _summary_row(evaluate(arch, t))
+            t = (input_tokens(trace, n) if prune_layer is None
+                 else deployed_trace(trace, layer_id, n, method))
+            row = _summary_row(evaluate(arch, t))
         if not rows and metric not in row:
             raise ConfigError(
                 f"metric {metric!r} is not in the simulator's report (it has "

@@ -49,8 +49,10 @@ log = logging.getLogger(__name__)
 #: Columns every row has, before the space's keys and the summary fields.
 META_COLUMNS = ("key", "trace", "feasible", "status", "reason", "arch_hash", "trace_hash",
                 "mode")
-#: Largest auto batch per mode (points): ~0.5 s of analytic work, a few s of cycle work.
-_MAX_BATCH = {"analytic": 128, "cycle": 32}
+#: Most rows the per-point path (custom evaluators, CSV output) builds in memory.
+_MAX_POINT_ROWS = 5_000_000
+#: Largest auto batch per mode (points; the batched evaluator takes each in one call).
+_MAX_BATCH = {"analytic": 1024, "cycle": 256}
 
 
 def trace_hash(trace: Trace) -> str:
@@ -229,8 +231,9 @@ def sweep(arch, traces, space, objective=None, executor="process", out=None, *,
     workers : int, optional
         Processes for the ``"process"`` executor (default all cores; 1 = inline).
     batch_size : int, optional
-        Points per task; default ``ceil(todo / (4 * workers))`` capped at 128 (analytic)
-        or 32 (cycle) points, so per-task overhead is small and a crash loses little.
+        Points per task; default ``ceil(todo / (4 * workers))`` capped at 1024 (analytic)
+        or 256 (cycle) points (one batched-evaluator call each), so per-task overhead is
+        small and a crash loses little; streamed sweeps take up to 65,536.
     progress : bool or callable, optional
         ``True``: a tqdm bar on stderr; a callable gets ``(done, total)`` after each
         batch.  Default: silent.
@@ -254,6 +257,15 @@ def sweep(arch, traces, space, objective=None, executor="process", out=None, *,
         Integer summary fields are float when infeasible rows (NaN) are present.
         ``df.attrs["sweep"]`` holds ``rows``, ``resumed`` (already in ``out``),
         ``evaluated`` and ``elapsed_s`` (wall time, s).
+
+    Notes
+    -----
+    With the default evaluator, a sweep of at least
+    :data:`sim.search.sweep.stream.STREAM_MIN_ROWS` rows over :func:`sim.search.evaluate`
+    columns to Parquet (or to memory) is *streamed* (:mod:`sim.search.sweep.stream`): the
+    space is generated batch by batch in the workers, ``key`` hashes the point's values,
+    rows come in completion order without ``arch_hash``, and with ``out`` the returned
+    frame holds only the meta columns, the space's keys and the main figures.
     """
     if mode not in MODES:
         raise ConfigError(f"mode must be one of {list(MODES)}, not {mode!r}")
@@ -269,6 +281,20 @@ def sweep(arch, traces, space, objective=None, executor="process", out=None, *,
     if isinstance(objective, str):
         _check_objective(ctx, objective)
 
+    if objective is None or isinstance(objective, str):
+        from sim.search.sweep.stream import STREAM_MIN_ROWS, streamable, sweep_stream
+
+        if len(space) * len(trace_list) >= STREAM_MIN_ROWS and streamable(
+                base, space, evaluate, out):
+            return sweep_stream(base, trace_list, space, out, mode=mode, executor=executor,
+                                workers=workers, batch_size=batch_size, progress=progress,
+                                objective=objective)
+    if len(space) * len(trace_list) > _MAX_POINT_ROWS:
+        raise ConfigError(
+            f"this sweep has {len(space) * len(trace_list):,} rows, more than the "
+            f"{_MAX_POINT_ROWS:,} the per-point path holds in memory; sweep only keys of "
+            f"sim.search.evaluate with the default evaluator (streamed to Parquet), or "
+            f"sample it (--random N)")
     base_hash = arch_hash(base)
     tasks, seen = [], set()
     for point in space.points():

@@ -66,6 +66,21 @@ def _plain(v):
     return v.item() if hasattr(v, "item") else v
 
 
+def _typed(values: list) -> np.ndarray:
+    """An axis' values as one numpy array: bool, int64 or float64 when they all are,
+    else object (the values themselves: ``16`` stays an int beside ``32.5``)."""
+    kinds = {type(v) for v in values}
+    if kinds == {bool}:
+        return np.array(values, dtype=bool)
+    if kinds == {int} and all(abs(v) < 2**63 for v in values):
+        return np.array(values, dtype=np.int64)
+    if kinds == {float}:
+        return np.array(values, dtype=np.float64)
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
 def _norm_key(key) -> tuple:
     keys = (key,) if isinstance(key, str) else tuple(key)
     if not keys or any(not isinstance(k, str) or not k for k in keys):
@@ -152,31 +167,73 @@ class Space:
                 point[k] = value
         return point
 
-    def points(self) -> list:
-        """The points, each a dict of dotted key path -> plain Python value."""
-        lists = list(self.axes.values())
-        if self.n is None:
-            idx = np.indices([len(v) for v in lists]).reshape(len(lists), -1).T
-            return [self._point([v[i] for v, i in zip(lists, row)]) for row in idx]
-        rng = np.random.default_rng(self.seed)
-        size = self.grid_size
-        if size < math.inf:
-            picks = (range(size) if self.n >= size
-                     else sorted(int(i) for i in rng.choice(size, self.n, replace=False)))
-            out = []
-            for flat in picks:
-                choice = []
-                for v in reversed(lists):
-                    flat, i = divmod(flat, len(v))
-                    choice.append(v[i])
-                out.append(self._point(choice[::-1]))
-            return out
-        return [self._point([v.sample(rng) if isinstance(v, Uniform)
-                             else v[int(rng.integers(len(v)))] for v in lists])
-                for _ in range(self.n)]
+    #: Points drawn per random block: a random space's point ``i`` depends only on the
+    #: seed and ``i // RANDOM_BLOCK``, so any batch is drawn without drawing the others.
+    RANDOM_BLOCK = 1 << 16
 
     def __len__(self):
-        return len(self.points()) if self.n is not None else int(self.grid_size)
+        size = self.grid_size
+        if self.n is None:
+            return int(size)
+        return self.n if size == math.inf else int(min(self.n, size))
+
+    def points(self) -> list:
+        """The points, each a dict of dotted key path -> plain Python value (all of them
+        in memory: use :meth:`column_batches` for large spaces)."""
+        cols = self.columns(0, len(self))
+        keys = self.keys
+        return [dict(zip(keys, (_plain(v) for v in row)))
+                for row in zip(*(cols[k].tolist() for k in keys))]
+
+    def _picks(self):
+        """Sorted flat grid indices of a random sample of a finite grid (None: all)."""
+        size = self.grid_size
+        if self.n >= size:
+            return None
+        if getattr(self, "_pick_cache", None) is None:
+            rng = np.random.default_rng(self.seed)
+            self._pick_cache = np.sort(rng.choice(int(size), self.n, replace=False))
+        return self._pick_cache
+
+    def columns(self, lo: int, hi: int) -> dict:
+        """Points ``lo`` to ``hi`` (exclusive) as columns: dotted key -> numpy array
+        (int64, float64, bool or object), computed without the other points."""
+        hi = min(hi, len(self))
+        lo = min(lo, hi)
+        lists = list(self.axes.values())
+        if self.n is None or self.grid_size < math.inf:
+            flat = np.arange(lo, hi, dtype=np.int64)
+            if self.n is not None:
+                picks = self._picks()
+                flat = flat if picks is None else picks[lo:hi]
+            idx = np.unravel_index(flat, [len(v) for v in lists]) if lists else []
+            choice = [_typed(v)[i] for v, i in zip(lists, idx)]
+        else:
+            choice = self._random_columns(lo, hi)
+        return {k: c for keys, c in zip(self.axes, choice) for k in keys}
+
+    def _random_columns(self, lo, hi):
+        out = [[] for _ in self.axes]
+        b = self.RANDOM_BLOCK
+        for block in range(lo // b, (hi - 1) // b + 1 if hi > lo else lo // b):
+            rng = np.random.default_rng([self.seed, block])
+            a, z = max(lo, block * b) - block * b, min(hi, (block + 1) * b) - block * b
+            for j, v in enumerate(self.axes.values()):
+                if isinstance(v, Uniform):
+                    if v.log:
+                        x = np.exp(rng.uniform(math.log(v.low), math.log(v.high), b))
+                    else:
+                        x = rng.uniform(v.low, v.high, b)
+                    x = np.rint(x).astype(np.int64) if v.integer else x
+                else:
+                    x = _typed(v)[rng.integers(len(v), size=b)]
+                out[j].append(x[a:z])
+        return [np.concatenate(c) if c else _typed([])[:0] for c in out]
+
+    def column_batches(self, size: int):
+        """``(lo, hi)`` index ranges of ``size`` points covering the space (lazily)."""
+        for lo in range(0, len(self), size):
+            yield lo, min(lo + size, len(self))
 
     def __repr__(self):
         kind = "grid" if self.n is None else f"random n={self.n} seed={self.seed}"
