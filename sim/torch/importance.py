@@ -46,6 +46,7 @@ import torch
 import torch.nn.functional as F
 
 from sim.errors import ConfigError
+from sim.torch.device import autocast, log_cost, model_device, time_pass, to_numpy
 
 __all__ = ["ImportanceOptions", "Importance", "trajectory_importance", "combine",
            "prune_model", "default_cache_dir", "weights_hash", "forward_embeddings",
@@ -234,7 +235,8 @@ class _Masker:
 
 
 @torch.no_grad()
-def _score_layer(model, layer, kind, stream, teacher, logits_t, idx, opts):
+def _score_layer(model, layer, kind, stream, teacher, logits_t, idx, opts, amp=False,
+                 bar=None):
     """MD and KD of every unit of ``kind`` ("heads"/"neurons") in block ``layer``."""
     blk = model.blocks[layer]
     L = len(model.blocks)
@@ -249,22 +251,28 @@ def _score_layer(model, layer, kind, stream, teacher, logits_t, idx, opts):
     hook = _Masker(module, opts.chunk, n_units, group)
     try:
         for start in range(0, n_units, opts.chunk):
-            units = torch.arange(start, min(start + opts.chunk, n_units))
+            dev = x_in.device
+            units = torch.arange(start, min(start + opts.chunk, n_units), device=dev)
             u = len(units)
-            mask = torch.ones(u, n_units, dtype=x_in.dtype)
-            mask[torch.arange(u), units] = 0
+            mask = torch.ones(u, n_units, dtype=x_in.dtype, device=dev)
+            mask[torch.arange(u, device=dev), units] = 0
             hook.mask = mask
-            y = blk(x_in.repeat(u, 1, 1))
-            total = torch.zeros(u, dtype=torch.float64)
+            with autocast(dev, amp):
+                y = blk(x_in.repeat(u, 1, 1))
+            total = torch.zeros(u, dtype=torch.float64, device=dev)
             for z in range(layer + 1, L + 1):
                 f = _emb(model, z, y, opts.embeddings).reshape(u, B, *y.shape[1:])
                 total += _md_fast(_rows(f, idx), teacher[z], opts.aggregate)
                 if z < L:
-                    y = model.blocks[z](y)
-            logits = model.forward_head(model.norm(y)).reshape(u, B, -1)
-            md[start:start + u] = total.numpy()
-            kd[start:start + u] = kd_loss(logits, logits_t, opts.temperature,
-                                          opts.soften_logits).numpy()
+                    with autocast(dev, amp):
+                        y = model.blocks[z](y)
+            with autocast(dev, amp):
+                logits = model.forward_head(model.norm(y)).reshape(u, B, -1)
+            md[start:start + u] = to_numpy(total)
+            kd[start:start + u] = to_numpy(kd_loss(logits, logits_t, opts.temperature,
+                                                   opts.soften_logits))
+            if bar is not None:
+                bar.update(u)
     finally:
         hook.handle.remove()
     return md, kd
@@ -312,20 +320,29 @@ def _cache_key(model, inputs, opts):
 
 def trajectory_importance(model, inputs, options: ImportanceOptions | None = None, *,
                           cache_dir=None, use_cache: bool = True,
-                          progress=None) -> Importance:
+                          progress=None, device=None, amp: bool = False,
+                          show_progress=None) -> Importance:
     """Trajectory importance of every head and MLP neuron of a timm ViT.
 
     Parameters
     ----------
     model : timm VisionTransformer
         Used in eval mode; not modified (hooks are removed afterwards).
-    inputs : Tensor (B, C, H, W)
-        One calibration batch.
+    inputs : Tensor (B, C, H, W), (images, labels) pair or iterable of such batches
+        The calibration images (one batch; an iterable is concatenated).
     options : ImportanceOptions
     cache_dir : path, optional
         Where to cache (default :func:`default_cache_dir`); ``use_cache=False`` disables.
     progress : callable, optional
         ``progress(done_layers, total_layers)`` after each block's units are scored.
+    device : str or torch.device, optional
+        Where to run (``"cpu"``, ``"cuda"``, ``"mps"``); the model is moved there and every
+        tensor stays there.  Default: the model's device.
+    amp : bool
+        Autocast the block forwards (bfloat16 on the CPU, float16 elsewhere); the MD/KD
+        reductions stay in float64.
+    show_progress : bool, optional
+        tqdm bar over the units with an ETA (default: when stderr is a terminal).
 
     Returns
     -------
@@ -333,6 +350,12 @@ def trajectory_importance(model, inputs, options: ImportanceOptions | None = Non
     """
     opts = (options or ImportanceOptions()).validate()
     _check_model(model)
+    dev = model_device(model, device)
+    if not isinstance(inputs, torch.Tensor):
+        from sim.torch.data import take
+
+        inputs = take(inputs, None, dev)[0]
+    inputs = inputs.to(dev)
     was_training = model.training
     model.eval()
     try:
@@ -343,7 +366,7 @@ def trajectory_importance(model, inputs, options: ImportanceOptions | None = Non
                 raw = {k: z[k] for k in ("md_heads", "kd_heads", "md_neurons", "kd_neurons")}
             log.info("optin importance: cache hit %s", path)
             return _result(raw, opts, key, True)
-        raw = _compute(model, inputs, opts, progress)
+        raw = _compute(model, inputs, opts, progress, amp, show_progress)
         if use_cache:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp.npz")
@@ -361,13 +384,32 @@ def _result(raw, opts, key, cached):
                       raw["kd_neurons"], scale, opts, key, cached)
 
 
-def _compute(model, inputs, opts, progress):
-    stream, feats, logits_t = forward_embeddings(model, inputs, opts.embeddings)
+def _compute(model, inputs, opts, progress, amp=False, show_progress=None):
+    from sim.torch.device import progress as bar_of
+
+    dev = inputs.device
+    with autocast(dev, amp):
+        stream, feats, logits_t = forward_embeddings(model, inputs, opts.embeddings)
+    stream = [s.float() for s in stream]
+    feats = [None] + [f.float() for f in feats[1:]]
+    logits_t = logits_t.float()
     B, N, _ = stream[0].shape
     rows = min(opts.gram_rows, B * N)
     gen = torch.Generator().manual_seed(opts.seed)
-    idx = torch.randperm(B * N, generator=gen)[:rows]
+    idx = torch.randperm(B * N, generator=gen)[:rows].to(dev)
     L = len(model.blocks)
+    units = sum(b.attn.num_heads + b.mlp.fc2.in_features for b in model.blocks)
+
+    def one_pass():  # masked copies of block 0 through the whole trajectory
+        with torch.no_grad(), autocast(dev, amp):
+            y = stream[0][:B].repeat(min(opts.chunk, units), 1, 1)
+            for b in model.blocks:
+                y = b(y)
+    per_copy = time_pass(one_pass, 1) / min(opts.chunk, units)  # s, all L blocks
+    # a unit of block i runs blocks i..L-1: on average (L + 1) / (2 L) of the full depth
+    log_cost("optin importance", units, B, per_copy * (L + 1) / (2 * L), B)
+    bar = bar_of(range(units), total=units, desc="optin units", enable=show_progress)
+    bar = bar if hasattr(bar, "update") else None
     teacher = [None]
     for z in range(1, L + 1):
         ft = _rows(feats[z], idx)
@@ -375,12 +417,15 @@ def _compute(model, inputs, opts, progress):
     out = {"md_heads": [], "kd_heads": [], "md_neurons": [], "kd_neurons": []}
     for layer in range(L):
         for kind in ("heads", "neurons"):
-            md, kd = _score_layer(model, layer, kind, stream, teacher, logits_t, idx, opts)
+            md, kd = _score_layer(model, layer, kind, stream, teacher, logits_t, idx, opts,
+                                  amp, bar)
             out[f"md_{kind}"].append(md)
             out[f"kd_{kind}"].append(kd)
         log.info("optin importance: block %d/%d scored", layer + 1, L)
         if progress is not None:
             progress(layer + 1, L)
+    if bar is not None:
+        bar.close()
     return {k: np.stack(v) for k, v in out.items()}
 
 
