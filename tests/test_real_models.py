@@ -1,0 +1,157 @@
+"""Optimizers on real timm models and ImageFolder data (random-init, tiny, CPU).
+
+A random-init timm ``test_vit`` / DeiT-Tiny run at 32 px (4 patch tokens + CLS) on a
+generated ImageFolder of 3 classes: every optimizer command runs end to end, records its
+weights and data, and every bad input is one line with exit 2 before any long work.
+"""
+
+import json
+
+import numpy as np
+import pytest
+from conftest import need
+
+torch = need("torch")
+need("timm")
+need("torchvision")
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("imgs")
+    rng = np.random.default_rng(0)
+    for c in ("cat", "dog", "eel"):
+        (root / c).mkdir()
+        for i in range(6):
+            Image.fromarray(rng.integers(0, 255, (40, 48, 3), dtype=np.uint8)).save(
+                root / c / f"{i}.png")
+    return root
+
+
+def _cli(capsys, *argv):
+    import sim.cli as cli
+
+    rc = cli.main([str(a) for a in argv])
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+TINY = ("--model", "timm:test_vit", "--random-init", "--img-size", "32")
+
+
+# -- sources ------------------------------------------------------------------------------
+
+def test_load_model_names_and_weights(tmp_path):
+    from sim.errors import ConfigError
+    from sim.torch.sources import load_model
+
+    m, info = load_model("timm:test_vit", random_init=True)
+    assert info == {"source": "timm", "name": "test_vit", "weights": "random-init"}
+    ck = tmp_path / "w.pt"
+    torch.save(m.state_dict(), ck)
+    m2, info2 = load_model("test_vit", checkpoint=ck)  # bare timm name
+    assert info2["weights"].startswith(f"checkpoint {ck} (sha256 ")
+    for a, b in zip(m.state_dict().values(), m2.state_dict().values()):
+        assert torch.equal(a, b)
+    with pytest.raises(ConfigError, match="namespace must be one of"):
+        load_model("onnx:foo", random_init=True)
+    with pytest.raises(ConfigError, match="must be exactly one of"):
+        load_model("timm:test_vit")  # random weights are never silent
+    with pytest.raises(ConfigError, match="must match model 'test_vit2'"):
+        load_model("timm:test_vit2", checkpoint=ck)
+    hf, info3 = load_model("hf:vit", random_init=True,
+                           hf_config=dict(num_hidden_layers=1, hidden_size=32,
+                                          intermediate_size=64, num_attention_heads=2,
+                                          image_size=32, patch_size=16))
+    assert info3["source"] == "hf" and sum(p.numel() for p in hf.parameters()) > 0
+
+
+# -- data ---------------------------------------------------------------------------------
+
+def test_image_folder_subsets_are_disjoint_and_preprocessed(folder):
+    from sim.torch.data import accuracy, image_folder, take
+    from sim.torch.sources import load_model
+
+    m, _ = load_model("timm:test_vit", random_init=True)
+    m.set_input_size(img_size=32)
+    cal = image_folder(folder, m, n=4)
+    val = image_folder(folder, m, n=10, offset=4)
+    assert not set(cal.indices) & set(val.indices)
+    x, y = take(cal, 4)
+    assert x.shape == (4, 3, 32, 32) and y.dtype == torch.long
+    assert abs(float(x.mean())) < 1.0  # normalised with the timm mean/std
+    loader = torch.utils.data.DataLoader(val, batch_size=3)
+    z = torch.cat([m(xb).argmax(1) for xb, _ in loader])
+    ys = torch.cat([yb for _, yb in loader])
+    assert accuracy(m, loader) == pytest.approx(float((z == ys).float().mean()))
+
+
+EXPECT = {"missing": "must be an existing ImageFolder directory",
+          "empty": "must hold class folders with images", "broken": "must be a decodable image",
+          "calib0": "--calib = 0; must be an integer >= 1", "cuda": "CUDA is not available",
+          "mismatch": "must match model 'test_vit'", "no-weights": "must be exactly one of",
+          "too-few": "must hold at least 102 images, has 18"}
+
+
+@pytest.mark.parametrize("case", ["missing", "empty", "broken", "calib0", "cuda",
+                                  "mismatch", "no-weights", "too-few"])
+def test_bad_input_is_one_line_exit_2(case, folder, tmp_path, capsys):
+    args = ["prune", "optin", *TINY, "--arch", "zcu102", "--budget", "latency=0.7",
+            "--data", folder, "--calib", "2", "--val", "2", "--cache-dir", tmp_path]
+    if case == "missing":
+        args[args.index("--data") + 1] = tmp_path / "nope"
+    elif case == "empty":
+        (tmp_path / "empty").mkdir()
+        args[args.index("--data") + 1] = tmp_path / "empty"
+    elif case == "broken":
+        import shutil
+
+        bad = tmp_path / "bad"
+        shutil.copytree(folder, bad)
+        for f in (bad / "cat").iterdir():
+            f.write_bytes(b"not an image")
+        args[args.index("--data") + 1] = bad
+    elif case == "calib0":
+        args[args.index("--calib") + 1] = "0"
+    elif case == "cuda":
+        if torch.cuda.is_available():
+            pytest.skip("CUDA is present: --device cuda is valid here")
+        args += ["--device", "cuda"]
+    elif case == "mismatch":
+        ck = tmp_path / "other.pt"
+        from sim.torch.sources import load_model
+
+        torch.save(load_model("timm:test_vit2", random_init=True)[0].state_dict(), ck)
+        args[args.index("--random-init")] = "--checkpoint"
+        args.insert(args.index("--checkpoint") + 1, ck)
+    elif case == "no-weights":
+        args.remove("--random-init")
+    elif case == "too-few":
+        args[args.index("--val") + 1] = "100"
+    rc, out, err = _cli(capsys, *args)
+    assert rc == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("vitsim: error:"), err
+    assert EXPECT[case] in lines[0], lines[0]
+    assert "units x" not in err  # failed before the importance cost estimate
+
+
+# -- optimizers from the CLI ----------------------------------------------------------------
+
+def test_prune_optin_json_contract(folder, tmp_path, capsys):
+    rc, out, err = _cli(capsys, "prune", "optin", *TINY, "--arch", "zcu102", "--budget",
+                        "latency=0.7", "--data", folder, "--calib", "4", "--val", "8",
+                        "--cache-dir", tmp_path, "--json")
+    assert rc == 0, err
+    d = json.loads(out)
+    assert d["config"] == "beta" and d["weights"] == "random-init"
+    assert d["data"] == {"dir": str(folder), "calib": 4, "val": 8, "seed": 0}
+    assert d["pruned_latency_s"] <= 0.7 * d["baseline_latency_s"] * (1 + 1e-9)
+    assert 0.0 <= d["accuracy"] <= 1.0 and 0.0 <= d["baseline_accuracy"] <= 1.0
+    assert [len(v) for v in d["kept_heads"].values()] == d["head_counts"]
+    assert [len(v) for v in d["kept_neurons"].values()] == d["widths"]
+    assert d["trace_matches"] is True
