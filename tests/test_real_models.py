@@ -155,3 +155,71 @@ def test_prune_optin_json_contract(folder, tmp_path, capsys):
     assert [len(v) for v in d["kept_heads"].values()] == d["head_counts"]
     assert [len(v) for v in d["kept_neurons"].values()] == d["widths"]
     assert d["trace_matches"] is True
+
+
+@pytest.fixture(scope="module")
+def deit3(tmp_path_factory):
+    """A random-init DeiT-Tiny checkpoint whose head only predicts classes 0..2 (so the
+    3-class folder gives accuracies between 0 and 1 that move with the tokens kept)."""
+    from sim.torch.sources import load_model
+
+    m, _ = load_model("timm:deit_tiny_patch16_224", random_init=True)
+    with torch.no_grad():
+        m.head.bias[3:] = -100.0
+    path = tmp_path_factory.mktemp("ck") / "deit3.pt"
+    torch.save(m.state_dict(), path)
+    return path
+
+
+def _slow_a_of_n(model, x, y, n, seed):
+    """Reference: one image at a time, drop tokens by index in Python."""
+    from sim.torch.importance import _embed
+
+    order = torch.rand(len(x), 4, generator=torch.Generator().manual_seed(seed)).argsort(1)
+    hits = 0
+    for i in range(len(x)):
+        e = _embed(model, x[i:i + 1])
+        keep = [0] + [1 + int(j) for j in order[i, :n - 1]]
+        h = e[:, keep]
+        for blk in model.blocks:
+            h = blk(h)
+        hits += int(model.forward_head(model.norm(h)).argmax(-1).item() == int(y[i]))
+    return 100.0 * hits / len(x)
+
+
+def test_measured_a_of_n_matches_slow_reference(folder, deit3):
+    from sim.torch.data import image_folder, take
+    from sim.torch.pomt_measure import measure_input_accuracy
+    from sim.torch.sources import load_model
+
+    m, _ = load_model("timm:deit_tiny_patch16_224", checkpoint=deit3)
+    m.set_input_size(img_size=32)
+    x, y = take(image_folder(folder, m, n=12), 12)
+    rows = measure_input_accuracy(m, (x, y), seed=3, batch_size=64)
+    assert [r["tokens"] for r in rows] == [2, 3, 4, 5]
+    with torch.no_grad():
+        for r in rows:
+            assert r["top1"] == pytest.approx(_slow_a_of_n(m, x, y, r["tokens"], 3))
+        full = 100.0 * float((m(x).argmax(-1) == y).float().mean())
+    assert rows[-1]["top1"] == pytest.approx(full)  # n = all tokens: the plain model
+
+
+def test_schedule_measure_writes_and_uses_the_csv(folder, deit3, tmp_path, capsys):
+    csv = tmp_path / "a.csv"
+    rc, out, err = _cli(capsys, "schedule", "--arch", "zcu102", "--measure", "--model",
+                        "timm:deit_tiny_patch16_224", "--checkpoint", deit3, "--img-size",
+                        "32", "--data", folder, "--val", "18", "--accuracy-out", csv, "--json")
+    assert rc == 0, err
+    d = json.loads(out)
+    assert d["accuracy_source"] == "measured" and d["weights"].startswith("checkpoint")
+    assert d["data"]["val"] == 18 and d["accuracy_file"] == str(csv)
+    lines = [ln for ln in csv.read_text().splitlines() if not ln.startswith("#")]
+    measured = {int(t): float(a) for t, a in (ln.split(",") for ln in lines[1:])}
+    assert lines[0] == "tokens,top1" and sorted(measured) == [2, 3, 4, 5]
+    used = {r["tokens"]: r["top1"] for r in d["accuracy_table"]}
+    assert used == pytest.approx(measured)
+    assert d["accuracy_baseline"] == pytest.approx(measured[5])
+    rc, out, err = _cli(capsys, "schedule", "--arch", "zcu102", "--measure", "--model",
+                        "timm:deit_tiny_patch16_224", "--random-init", "--data", folder,
+                        "--val", "0")
+    assert rc == 2 and "--val = 0; must be an integer >= 1" in err

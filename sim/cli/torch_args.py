@@ -13,12 +13,14 @@ from dataclasses import dataclass, field
 __all__ = ["add_torch_args", "load_from_args", "Loaded"]
 
 
-def add_torch_args(p, *, model_required: bool = True, calib: int | None = 64,
+def add_torch_args(p, *, model: bool = True, calib: int | None = 64,
                    val: int | None = None) -> None:
-    """Add the model/data/device options to parser ``p``."""
-    p.add_argument("--model", required=model_required,
-                   help="'digits' (built-in trained digits ViT), timm:NAME or a bare timm "
-                   "name (deit_small_patch16_224), or hf:TYPE")
+    """Add the model/data/device options to parser ``p`` (``model=False``: the command
+    defines its own ``--model``)."""
+    if model:
+        p.add_argument("--model", required=True,
+                       help="'digits' (built-in trained digits ViT), timm:NAME or a bare "
+                       "timm name (deit_small_patch16_224), or hf:TYPE")
     p.add_argument("--data", metavar="DIR", help="ImageFolder tree (DIR/<class>/<image>), "
                    "preprocessed with the model's timm data config")
     p.add_argument("--calib", type=int, default=calib,
