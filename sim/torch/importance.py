@@ -15,11 +15,18 @@ the *trajectory* after the masked unit counts (Khaki & Plataniotis, ICLR 2024, "
   ``C = f'^T f`` in float64 -- equal to the Gram form, cheaper when d < rows.
 * KD: ``T^2 * KL(softmax(z) || softmax(z'))`` summed over the batch, clamped >= 0; like
   the released code the logits are not divided by T unless ``soften_logits``.
-* Combination: ``balance=True`` (the released code's magnitude balancing) scales KD by
-  ``s = 10^trunc(log10(sum MD / (lambda * sum KD)))`` over all units so that MD is about
-  lambda times the KD term, and ``I = MD + s * KD``; ``balance=False`` uses the paper's
-  ``I = MD + lambda * KD``.  The raw MD and KD arrays are kept, so other combinations need
-  no new forward passes.
+* Combination, ``I = MD + s * KD``:
+
+  - ``balance="unit"`` (default; the released code's per-unit magnitude balancing): units
+    are visited in order (heads layer by layer, then neurons, each with its own history);
+    when a unit's MD exceeds its KD, ``s = 10^trunc(log10(MD / KD) - log10(lambda))`` and
+    ``s`` joins the history; otherwise (or when a term is 0) ``s`` is the mean of the
+    history so far (1 when empty).
+  - ``balance="global"`` (``True``): one ``s = 10^trunc(log10(sum MD / (lambda sum KD)))``
+    over all units.
+  - ``balance=False``: the paper's ``s = lambda``.
+
+  The raw MD and KD arrays are kept, so other combinations need no new forward passes.
 
 Masking is gradient-free and batched: block i's input is computed once, repeated for
 ``chunk`` masked copies along the batch dimension, and a forward pre-hook multiplies the
@@ -75,9 +82,9 @@ class ImportanceOptions:
         stream between blocks.
     aggregate : {"mean", "sum"}
         Reduction of the squared Gram difference.
-    balance : bool
-        Power-of-ten magnitude balancing of KD against MD (released code) instead of
-        ``MD + lambda * KD``.
+    balance : {"unit", "global", False}
+        Power-of-ten magnitude balancing of KD against MD per unit (released code), once
+        over all units (``"global"`` or ``True``), or none (``MD + lambda * KD``).
     soften_logits : bool
         Divide logits by T inside the softmax (textbook KD; the released code does not).
     seed : int
@@ -91,7 +98,7 @@ class ImportanceOptions:
     gram_rows: int = 768
     embeddings: str = "norm"
     aggregate: str = "mean"
-    balance: bool = True
+    balance: object = "unit"
     soften_logits: bool = False
     seed: int = 0
     chunk: int = 32
@@ -108,6 +115,8 @@ class ImportanceOptions:
             p.append(f"embeddings must be 'norm' or 'residual', not {self.embeddings!r}")
         if self.aggregate not in ("mean", "sum"):
             p.append(f"aggregate must be 'mean' or 'sum', not {self.aggregate!r}")
+        if self.balance not in ("unit", "global", True, False):
+            p.append(f"balance must be 'unit', 'global' or False, not {self.balance!r}")
         if not isinstance(self.chunk, int) or self.chunk < 1:
             p.append(f"chunk must be an integer >= 1, not {self.chunk!r}")
         if p:
@@ -120,7 +129,8 @@ class Importance:
     """Importance tables (higher = more important) and the raw terms behind them.
 
     ``heads`` (L, H) and ``neurons`` (L, M) are the combined scores; ``md_*``/``kd_*``
-    the raw trajectory MD and KD terms; ``kd_scale`` the factor applied to KD.
+    the raw trajectory MD and KD terms; ``kd_scale`` the factor applied to KD (the mean
+    factor for ``balance="unit"``).
     """
 
     heads: np.ndarray
@@ -292,8 +302,29 @@ def _md_fast(fs, teacher, aggregate):
     return out if aggregate == "sum" else out / (s * s)
 
 
+def unit_scales(md, kd, lam: float) -> np.ndarray:
+    """Per-unit KD factors of the released code (see the module docstring), row-major."""
+    md, kd = np.asarray(md, float), np.asarray(kd, float)
+    out = np.ones(md.shape)
+    history: list = []
+    flat_md, flat_kd, flat_out = md.ravel(), kd.ravel(), out.reshape(-1)
+    for k in range(flat_md.size):
+        m, d = flat_md[k], flat_kd[k]
+        if m > d and d > 0 and lam > 0:
+            s = 10.0 ** int(np.log10(m) - np.log10(d) - np.log10(lam))
+            history.append(s)
+        else:
+            s = float(np.mean(history)) if history else 1.0
+        flat_out[k] = s
+    return out
+
+
 def combine(md_h, kd_h, md_n, kd_n, opts: ImportanceOptions):
     """Combined scores ``(heads, neurons, kd_scale)`` from the raw terms."""
+    if opts.balance == "unit":
+        sh, sn = unit_scales(md_h, kd_h, opts.lam), unit_scales(md_n, kd_n, opts.lam)
+        mean = float(np.concatenate([sh.ravel(), sn.ravel()]).mean())
+        return md_h + sh * kd_h, md_n + sn * kd_n, mean
     if opts.balance:
         md_sum = float(md_h.sum() + md_n.sum())
         kd_sum = float(kd_h.sum() + kd_n.sum())
