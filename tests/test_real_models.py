@@ -223,3 +223,34 @@ def test_schedule_measure_writes_and_uses_the_csv(folder, deit3, tmp_path, capsy
                         "timm:deit_tiny_patch16_224", "--random-init", "--data", folder,
                         "--val", "0")
     assert rc == 2 and "--val = 0; must be an integer >= 1" in err
+
+
+def test_tau_counts_follow_optin_rules():
+    from sim.search.optin.tau import counts_of
+
+    # 4 blocks, 11 tokens (CLS + 10), floor = max(2, ceil(1.1)) = 2
+    order = [(2, 1), (2, 2), (1, 1), (3, 1), (3, 2), (3, 3), (3, 4), (3, 5), (3, 6)]
+    assert counts_of(order, 0, 11, 1, 4) == [11, 11, 11, 11]
+    assert counts_of(order, 2, 11, 1, 4) == [11, 11, 9, 9]    # layer 3 inherits
+    assert counts_of(order, 3, 11, 1, 4) == [11, 10, 9, 9]
+    assert counts_of(order, 5, 11, 1, 4) == [11, 10, 9, 9]    # raw 9 >= previous 9
+    assert counts_of(order, 9, 11, 1, 4) == [11, 10, 9, 5]    # ToMe: at most half of 8
+    # a layer keeping <= 10% inherits the previous count
+    many = [(1, p) for p in range(1, 11)]
+    assert counts_of(many, 10, 11, 1, 2) == [11, 11]
+
+
+def test_prune_optin_tau(folder, tmp_path, capsys):
+    rc, out, err = _cli(capsys, "prune", "optin", "--model", "timm:test_vit", "--random-init",
+                        "--img-size", "64", "--arch", "zcu102", "--budget", "macs=0.6",
+                        "--config", "tau", "--tau-share", "0.2", "--data", folder,
+                        "--calib", "4", "--val", "4", "--cache-dir", tmp_path, "--json")
+    assert rc == 0, err
+    d = json.loads(out)
+    c = d["token_counts"]
+    assert d["config"] == "tau" and d["tau_share"] == 0.2 and len(c) == 6
+    assert c[0] == 17 and all(a >= b for a, b in zip(c, c[1:])) and c[-1] < 17
+    assert d["trace_matches"] is True  # ToMe merges at run time to exactly these counts
+    assert d["hn_fraction"] == pytest.approx(1 - 0.2 * 0.4, abs=0.02)
+    assert d["budget_met"] and d["achieved_fraction"] <= 0.6 + 1e-9
+    assert d["macs_fraction"] == pytest.approx(d["achieved_fraction"])

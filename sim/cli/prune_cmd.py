@@ -31,6 +31,12 @@ def register(sub) -> None:
                    help="optin: the paper's SEARCH (k heads + neuron fill); knapsack: exact "
                    "over per-layer (heads, width); auto: optin for macs, else knapsack")
     p.add_argument("--mode", choices=("analytic", "cycle"), default="analytic")
+    p.add_argument("--config", choices=("beta", "tau"), default="beta",
+                   help="beta: heads and neurons only; tau: they take a share of the "
+                   "reduction, per-layer token counts (ToMe merges) the rest")
+    p.add_argument("--tau-share", type=float, default=None,
+                   help="share of the reduction for heads/neurons with --config tau "
+                   "(default: U(0.15, 0.30) drawn with --seed, as OPTIN)")
     p.add_argument("--batch", type=int, default=1, help="batch of the simulated trace")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lam", type=float, default=10.0, help="lambda of the KD term (10)")
@@ -90,22 +96,37 @@ def _optin(args) -> int:
     imp = trajectory_importance(model, loaded.calib[0], opts, cache_dir=args.cache_dir,
                                 device=loaded.device, amp=args.amp)
     trace = export_trace(model, example)
-    res = optin_search(imp.heads, imp.neurons, arch, trace, budget, solver=args.solver,
-                       mode=args.mode, min_heads=args.min_heads,
-                       min_neurons=args.min_neurons, width_grid=args.width_grid)
-    pruned = prune_model(model, res.selection)
+    kw = dict(solver=args.solver, min_heads=args.min_heads, min_neurons=args.min_neurons,
+              width_grid=args.width_grid)
+    if args.config == "tau":
+        from sim.search.optin.tau import tau_search
+        from sim.torch.tokens import token_importance, tome_to_counts
+
+        _, _, tok = token_importance(model, loaded.calib[0], opts, device=loaded.device,
+                                     amp=args.amp)
+        tau = tau_search(imp.heads, imp.neurons, tok, arch, trace, budget,
+                         share=args.tau_share, seed=args.seed, mode=args.mode, **kw)
+        res = tau.hn
+        pruned = tome_to_counts(prune_model(model, res.selection), tau.counts)
+        out = tau.to_dict()
+        sim_trace, sim_summary = tau.trace, tau.summary
+    else:
+        res = optin_search(imp.heads, imp.neurons, arch, trace, budget, mode=args.mode, **kw)
+        pruned = prune_model(model, res.selection)
+        out = res.to_dict()
+        out["config"] = "beta"
+        sim_trace, sim_summary = res.trace, res.summary
     exported = export_trace(pruned, example)
     base = simulate(arch, trace, mode=args.mode).summary
-    out = res.to_dict()
     out.update(model=args.model, arch=arch.name, mode=args.mode,
-               trace_matches=exported.layers == res.trace.layers,
+               trace_matches=exported.layers == sim_trace.layers,
                latency_s_unpruned=base["latency_s"],
-               latency_fraction=res.summary["latency_s"] / base["latency_s"],
-               macs_fraction=res.summary["macs"] / base["macs"],
+               latency_fraction=sim_summary["latency_s"] / base["latency_s"],
+               macs_fraction=sim_summary["macs"] / base["macs"],
                importance_cached=imp.from_cache, kd_scale=imp.kd_scale,
-               config="beta", weights=loaded.weights, data=loaded.data,
+               weights=loaded.weights, data=loaded.data,
                device=str(loaded.device), baseline_latency_s=base["latency_s"],
-               pruned_latency_s=res.summary["latency_s"],
+               pruned_latency_s=sim_summary["latency_s"],
                kept_heads=out["keep_sets"]["heads"], kept_neurons=out["keep_sets"]["neurons"])
     out["baseline_accuracy"] = evaluate(model)
     out["accuracy"] = evaluate(pruned)
@@ -122,13 +143,13 @@ def _optin(args) -> int:
         from sim.plot.optin import layers as plot_layers
 
         fig = plot_layers(res, simulate(arch, trace, mode=args.mode),
-                          simulate(arch, res.trace, mode=args.mode))
+                          simulate(arch, sim_trace, mode=args.mode))
         fig.savefig(args.plot, dpi=120)
     if args.json:
         emit_json(out)
         return 0
     w = sys.stdout.write
-    w(f"OPTIN on {args.model} / {arch.name} ({args.mode}), budget {budget}, "
+    w(f"OPTIN ({out['config']}) on {args.model} / {arch.name} ({args.mode}), budget {budget}, "
       f"solver {res.solver}\n")
     w(f"  simulated {budget.metric}: {out['achieved_fraction']:.3f} of unpruned "
       f"(latency {out['latency_fraction']:.3f}, MACs {out['macs_fraction']:.3f}); "
@@ -138,6 +159,8 @@ def _optin(args) -> int:
       f"{out['accuracy']:.4f}\n")
     w(f"  heads kept per block: {out['head_counts']}\n")
     w(f"  MLP widths per block: {out['widths']}\n")
+    if "token_counts" in out:
+        w(f"  tokens per block (tau, share {out['tau_share']:.3f}): {out['token_counts']}\n")
     w(f"  exported trace matches the keep-sets: {out['trace_matches']}\n")
     if args.out:
         w(f"  wrote {args.out}/trace.yaml, keep_sets.json\n")
