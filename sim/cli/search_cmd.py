@@ -41,6 +41,8 @@ def register(sub) -> None:
     p.add_argument("--objective", choices=("expected", "per_image"), default="expected",
                    help="expected: E[E]*E[D] of the cascade (default); per_image: mean E*D")
     p.add_argument("--mode", choices=("cycle", "analytic"), default="cycle")
+    p.add_argument("--max-efforts", type=int, choices=(2, 3), default=2,
+                   help="longest cascade: 2 (low/high) or 3 (low/mid/high)")
     p.add_argument("--workers", type=int, help="worker processes (default 1: in process)")
     p.add_argument("--out", help="write every evaluated point to this CSV")
     p.add_argument("--plot", help="write the accuracy-EDP Pareto figure (PNG/SVG/PDF)")
@@ -62,7 +64,7 @@ def _pivot(args) -> int:
                        n_random=args.random, seed=args.seed, objective=args.objective,
                        mode=args.mode, baseline=args.baseline,
                        executor="inline" if (args.workers or 1) == 1 else "process",
-                       workers=args.workers)
+                       workers=args.workers, max_efforts=args.max_efforts)
     if args.out:
         res.points.to_csv(args.out, index=False)
     if args.plot:
@@ -89,7 +91,8 @@ def _print(res, top) -> None:
         w("no point meets both the LEC and the accuracy floor\n")
     else:
         high = c["high"] or "-"
-        w(f"chosen: low={c['low']} high={high} threshold={c['threshold']:.6g} "
+        mid = f"mid={c['mid']} threshold2={c['threshold2']:.6g} " if c.get("mid") else ""
+        w(f"chosen: low={c['low']} {mid}high={high} threshold={c['threshold']:.6g} "
           f"f_low={c['f_low']:.3f} accuracy={c['accuracy']:.4f} "
           f"EDP={c['edp_per_inference_js']:.4g} J*s (EDP of {s['baseline']} on the same arch "
           f"/ this = "
@@ -98,7 +101,8 @@ def _print(res, top) -> None:
                 if k not in ("point_id", "effort", "energy_j", "latency_s")]
         if keys:
             w("arch: " + ", ".join(f"{k}={c[k]}" for k in keys) + "\n")
-    cols = [k for k in ("low", "high", "threshold", "f_low", "accuracy", "latency_s",
-                        "energy_j", "edp_per_inference_js", "edp_ratio") if k in res.pareto]
+    cols = [k for k in ("low", "mid", "high", "threshold", "threshold2", "f_low", "accuracy",
+                        "latency_s", "energy_j", "edp_per_inference_js", "edp_ratio")
+            if k in res.pareto]
     w("\nPareto front (meets LEC):\n")
     w(res.pareto[cols].head(top).to_string(index=False, float_format="%.4g") + "\n")

@@ -78,6 +78,47 @@ def cascade_curve(entropy_low, correct_low, correct_high, thresholds=None) -> pd
                          "n_correct": n_correct, "accuracy": n_correct / n})
 
 
+def cascade3_curve(entropy_low, correct_low, entropy_mid, correct_mid, correct_high,
+                   thresholds_low, thresholds_mid) -> pd.DataFrame:
+    """Exit fractions and accuracy of a three-effort cascade for every threshold pair.
+
+    An input exits at the low effort when ``entropy_low <= t1``, else at the middle effort
+    when ``entropy_mid <= t2``, else it is classified by the high effort.
+
+    Returns
+    -------
+    DataFrame with ``threshold, threshold2, n_low, n_mid, f_low, f_mid, f_high, n_correct,
+    accuracy`` (t1-major order).
+    """
+    hl = np.asarray(entropy_low, dtype=np.float64)
+    hm = np.asarray(entropy_mid, dtype=np.float64)
+    cl, cm, ch = (np.asarray(c, dtype=bool) for c in (correct_low, correct_mid, correct_high))
+    t1 = np.asarray(thresholds_low, dtype=np.float64)
+    t2 = np.asarray(thresholds_mid, dtype=np.float64)
+    n = hl.size
+    low = hl[None, :] <= t1[:, None]                                  # (T1, N)
+    mid = (~low)[:, None, :] & (hm[None, None, :] <= t2[None, :, None])  # (T1, T2, N)
+    high = ~low[:, None, :] & ~mid
+    n_low = np.broadcast_to(low.sum(1)[:, None], mid.shape[:2])
+    n_mid = mid.sum(2)
+    correct = ((low & cl).sum(1)[:, None] + (mid & cm).sum(2) + (high & ch).sum(2))
+    T1, T2 = mid.shape[:2]
+    return pd.DataFrame({
+        "threshold": np.repeat(t1, T2), "threshold2": np.tile(t2, T1),
+        "n_low": n_low.ravel(), "n_mid": n_mid.ravel(),
+        "f_low": n_low.ravel() / n, "f_mid": n_mid.ravel() / n,
+        "f_high": (n - n_low - n_mid).ravel() / n,
+        "n_correct": correct.ravel(), "accuracy": correct.ravel() / n})
+
+
+def _grid(values, k):
+    """At most ``k`` thresholds: quantiles of ``values`` (distinct, ascending)."""
+    u = np.unique(np.asarray(values, dtype=np.float64))
+    if u.size <= k:
+        return u
+    return np.unique(np.quantile(u, np.linspace(0.0, 1.0, k)))
+
+
 def accuracy_edp_front(df: pd.DataFrame, x: str = "edp_per_inference_js",
                        y: str = "accuracy") -> pd.DataFrame:
     """Rows not dominated in (lower ``x``, higher ``y``), sorted by ``x`` then ``-y``.
@@ -264,7 +305,8 @@ def _check_args(efforts, lec, acc_drop, objective, baseline, max_thresholds):
 
 def search_cascades(efforts, costs: pd.DataFrame, *, lec: float, acc_drop: float = 0.01,
                     objective: str = "expected", baseline: str | None = None,
-                    thresholds=None, max_thresholds: int | None = 256) -> PivotResult:
+                    thresholds=None, max_thresholds: int | None = 256,
+                    max_efforts: int = 2, thresholds3: int = 24) -> PivotResult:
     """Phase 2 over a precomputed cost table (see :func:`effort_costs`).
 
     Parameters
@@ -287,8 +329,16 @@ def search_cascades(efforts, costs: pd.DataFrame, *, lec: float, acc_drop: float
         With exact thresholds, keep at most this many evenly spaced ones per pair in the
         table, plus the LEC boundary and the pair's best feasible one (so the optimum is
         still exact).  None keeps all.
+    max_efforts : {2, 3}
+        Longest cascade: 3 adds low -> mid -> high cascades (``mid``, ``threshold2`` and
+        ``f_mid`` columns; cost cumulative: an input reaching the high effort pays all
+        three).
+    thresholds3 : int
+        Thresholds per effort in a three-effort cascade (quantiles of its entropies).
     """
     _check_args(efforts, lec, acc_drop, objective, baseline, max_thresholds)
+    if max_efforts not in (2, 3):
+        raise ConfigError(f"max_efforts = {max_efforts!r}; must be 2 or 3")
     by_name = {e.name: e for e in efforts}
     if baseline is None:
         baseline = max(efforts, key=lambda e: (e.kept, -efforts.index(e))).name
@@ -356,7 +406,26 @@ def search_cascades(efforts, costs: pd.DataFrame, *, lec: float, acc_drop: float
                 e_tab[lo.name].to_numpy(), d_tab[lo.name].to_numpy(),
                 e_tab[hi.name].to_numpy(), d_tab[hi.name].to_numpy())
 
+    if max_efforts == 3:
+        for lo in efforts:
+            for mi in efforts:
+                for hi in efforts:
+                    if not lo.kept < mi.kept < hi.kept:
+                        continue
+                    curve = cascade3_curve(lo.entropy, lo.correct, mi.entropy, mi.correct,
+                                           hi.correct, _grid(lo.entropy, thresholds3),
+                                           _grid(mi.entropy, thresholds3))
+                    curve = curve[(curve["n_low"] < n) & (curve["n_mid"] > 0)
+                                  & (curve["f_high"] > 0)]
+                    if curve.empty:
+                        continue
+                    frames.append(_rows3(objective, lo.name, mi.name, hi.name, by_name,
+                                         curve, pid, e_tab, d_tab))
+
     df = pd.concat(frames, ignore_index=True)
+    if "mid" not in df:
+        df["mid"] = ""
+    df["mid"] = df["mid"].fillna("")
     df = pts.merge(df, on="point_id", how="right", sort=False)
     point_base = base_edp[np.searchsorted(pid, df["point_id"].to_numpy())]
     df["edp_ratio"] = point_base / df["edp_per_inference_js"]
@@ -382,11 +451,40 @@ def search_cascades(efforts, costs: pd.DataFrame, *, lec: float, acc_drop: float
     return PivotResult(df, front.reset_index(drop=True), chosen, base_rows, costs, settings)
 
 
+def _rows3(objective, low, mid, high, by_name, curve, pid, e_tab, d_tab):
+    """Rows of one three-effort cascade on every arch point (cumulative cost)."""
+    fl = curve["f_low"].to_numpy()[:, None]
+    fm = curve["f_mid"].to_numpy()[:, None]
+    fh = curve["f_high"].to_numpy()[:, None]
+    el, em, eh = (e_tab[x].to_numpy()[None] for x in (low, mid, high))
+    dl, dm, dh = (d_tab[x].to_numpy()[None] for x in (low, mid, high))
+    energy = el + (1 - fl) * em + fh * eh
+    delay = dl + (1 - fl) * dm + fh * dh
+    if objective == "expected":
+        edp = energy * delay
+    else:
+        edp = fl * el * dl + fm * (el + em) * (dl + dm) + fh * (el + em + eh) * (dl + dm + dh)
+    t, a = len(curve), len(pid)
+
+    def rep(col):
+        return np.repeat(curve[col].to_numpy(), a)
+
+    return pd.DataFrame({
+        "point_id": np.tile(pid, t), "low": low, "mid": mid, "high": high,
+        "kept_low": by_name[low].kept, "kept_mid": by_name[mid].kept,
+        "kept_high": by_name[high].kept, "threshold": rep("threshold"),
+        "threshold2": rep("threshold2"), "n_low": rep("n_low"), "n_mid": rep("n_mid"),
+        "f_low": rep("f_low"), "f_mid": rep("f_mid"), "accuracy": rep("accuracy"),
+        "n_correct": rep("n_correct"), "energy_j": energy.ravel(),
+        "latency_s": delay.ravel(), "edp_per_inference_js": edp.ravel()})
+
+
 def pivot_search(arch, efforts, *, lec: float, acc_drop: float = 0.01, space=None,
                  n_random: int | None = None, seed: int = 0, objective: str = "expected",
                  mode: str = "cycle", baseline: str | None = None, thresholds=None,
                  max_thresholds: int | None = 256, evaluate=None,
-                 executor="inline", workers: int | None = None) -> PivotResult:
+                 executor="inline", workers: int | None = None,
+                 max_efforts: int = 2) -> PivotResult:
     """PIVOT Phase 2: effort costs on every arch point, then :func:`search_cascades`.
 
     ``space`` is a :class:`~sim.search.sweep.space.Space` or a dict of dotted arch keys to
@@ -399,7 +497,8 @@ def pivot_search(arch, efforts, *, lec: float, acc_drop: float = 0.01, space=Non
                          evaluate=evaluate, executor=executor, workers=workers)
     res = search_cascades(efforts, costs, lec=lec, acc_drop=acc_drop, objective=objective,
                           baseline=baseline, thresholds=thresholds,
-                          max_thresholds=max_thresholds)
-    res.settings.update(mode=mode, seed=seed, arch=str(getattr(arch, "name", arch)),
+                          max_thresholds=max_thresholds, max_efforts=max_efforts)
+    res.settings.update(max_efforts=max_efforts, mode=mode, seed=seed,
+                        arch=str(getattr(arch, "name", arch)),
                         dropped_points=costs.attrs.get("dropped", []))
     return res
