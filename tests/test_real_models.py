@@ -254,3 +254,34 @@ def test_prune_optin_tau(folder, tmp_path, capsys):
     assert d["hn_fraction"] == pytest.approx(1 - 0.2 * 0.4, abs=0.02)
     assert d["budget_met"] and d["achieved_fraction"] <= 0.6 + 1e-9
     assert d["macs_fraction"] == pytest.approx(d["achieved_fraction"])
+
+
+def test_search_pivot_from_data(folder, deit3, tmp_path, capsys):
+    from sim.search.pivot.efforts import load_efforts
+    from sim.torch.cka import class_mean_entropy
+    from sim.torch.data import image_folder, take
+    from sim.torch.sources import load_model
+    from sim.torch.transforms import skip_attention
+
+    saved = tmp_path / "eff.yaml"
+    rc, out, err = _cli(capsys, "search", "pivot", "--arch", "pivot_zcu102", "--model",
+                        "timm:deit_tiny_patch16_224", "--checkpoint", deit3, "--img-size",
+                        "32", "--data", folder, "--val", "12", "--effort", "low=1,3,5,7,9",
+                        "--effort", "mid=1,5", "--effort", "full=", "--max-efforts", "3",
+                        "--lec", "0.3", "--acc-drop", "0.5", "--mode", "analytic",
+                        "--save-efforts", saved, "--json")
+    assert rc == 0, err
+    d = json.loads(out)
+    assert d["efforts_source"] == "measured" and d["weights"].startswith("checkpoint")
+    assert d["data"]["val"] == 12
+    assert d["settings"]["efforts"]["low"]["skipped"] == [1, 3, 5, 7, 9]
+    effs = {e.name: e for e in load_efforts(saved)}
+    # reference: the low effort's entropies computed by hand on the same images
+    m, _ = load_model("timm:deit_tiny_patch16_224", checkpoint=deit3)
+    m.set_input_size(img_size=32)
+    x, y = take(image_folder(folder, m, n=12), 12)
+    with torch.no_grad():
+        z = skip_attention(m, [1, 3, 5, 7, 9])(x).double().numpy()
+    np.testing.assert_allclose(effs["low"].entropy, class_mean_entropy(z), rtol=1e-6)
+    assert (effs["low"].correct == (z.argmax(1) == y.numpy())).all()
+    assert effs["full"].kept == 12 and effs["low"].kept == 7

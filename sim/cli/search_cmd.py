@@ -26,7 +26,13 @@ def register(sub) -> None:
                         "and arch point minimising expected EDP under the LEC",
                         epilog=_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arch_args(p)
-    p.add_argument("--efforts", required=True, help="efforts file (YAML/JSON)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--efforts", help="efforts file (YAML/JSON)")
+    src.add_argument("--effort", action="append", metavar="NAME=I,J[@CKPT]",
+                     help="with --model/--data: an effort skipping the attention of encoders "
+                     "I,J,... (empty: none), optional fine-tuned state_dict (repeatable)")
+    p.add_argument("--save-efforts", metavar="FILE",
+                   help="with --effort: write the measured efforts file here (reusable)")
     p.add_argument("--lec", type=float, required=True,
                    help="low effort constraint: min fraction of inputs the low effort "
                    "classifies, in [0, 1]")
@@ -47,6 +53,10 @@ def register(sub) -> None:
     p.add_argument("--out", help="write every evaluated point to this CSV")
     p.add_argument("--plot", help="write the accuracy-EDP Pareto figure (PNG/SVG/PDF)")
     p.add_argument("--top", type=int, default=8, help="Pareto rows to print (default 8)")
+    from sim.cli.torch_args import add_torch_args
+
+    add_torch_args(p, model=True, calib=None)
+    p._option_string_actions["--model"].required = False
     add_json_arg(p)
     p.set_defaults(func=_pivot)
 
@@ -58,7 +68,11 @@ def _pivot(args) -> int:
     from sim.search.sweep.space import parse_axis
 
     arch = arch_from_args(args)
-    efforts = load_efforts(args.efforts)
+    provenance = {}
+    if args.efforts:
+        efforts = load_efforts(args.efforts)
+    else:
+        efforts, provenance = _measured_efforts(args)
     space = dict(parse_axis(t) for t in args.grid) or None
     res = pivot_search(arch, efforts, lec=args.lec, acc_drop=args.acc_drop, space=space,
                        n_random=args.random, seed=args.seed, objective=args.objective,
@@ -74,10 +88,31 @@ def _pivot(args) -> int:
                           floor=res.settings["accuracy_floor"])
         fig.savefig(args.plot, dpi=130)
     if args.json:
-        emit_json(res.to_dict())
+        emit_json({**res.to_dict(), **provenance})
         return 0
     _print(res, args.top)
     return 0
+
+
+def _measured_efforts(args):
+    """Efforts from ``--model/--data`` and ``--effort`` specs (checked before running)."""
+    from sim.cli.torch_args import load_from_args
+    from sim.errors import ConfigError
+    from sim.search.pivot.efforts import make_effort, save_efforts
+    from sim.torch.efforts import measure_efforts, parse_effort_spec
+
+    specs = [parse_effort_spec(t) for t in args.effort]
+    if not args.model:
+        raise ConfigError("--effort needs --model (and --data unless --model digits)")
+    loaded = load_from_args(args, need_calib=False, need_val=True)
+    rows = measure_efforts(loaded.model, specs, loaded.val, device=loaded.device,
+                           amp=args.amp, example=loaded.example)
+    efforts = [make_effort(r["name"], r["trace"], r["entropy"], r["correct"], r["skip"])
+               for r in rows]
+    if args.save_efforts:
+        save_efforts(args.save_efforts, efforts)
+    return efforts, {"weights": loaded.weights, "data": loaded.data,
+                     "efforts_source": "measured"}
 
 
 def _print(res, top) -> None:
