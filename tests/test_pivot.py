@@ -341,3 +341,36 @@ def test_three_effort_cascades_match_brute_force(seed):
         assert res.chosen["edp_per_inference_js"] <= two.chosen["edp_per_inference_js"]
     with pytest.raises(ConfigError, match="max_efforts"):
         search(efforts, lec=0.3, max_efforts=4)
+
+
+def test_vit_dims_trace_edits(tmp_path):
+    from sim.search.pivot.dims import vit_dims
+
+    t = sim.skip_attention(sim.model_trace("deit_s"), [1, 3])
+    n = vit_dims(t, embed_dim=192, mlp_ratio=2.0, depth=10)
+    assert (n.model.embed_dim, n.model.head_dim, n.model.mlp_hidden, n.model.depth) == \
+        (192, 32, 384, 10)
+    assert len(n.layers) == 10 and [lt.index for lt in n.layers if not lt.attention] == [1, 3]
+    deeper = vit_dims(t, depth=14)
+    assert len(deeper.layers) == 14 and deeper.layers[-1].attention
+    assert deeper.layers[-1].mlp_hidden == 1536
+    # the simulator sees the new dimensions: half the width, ~1/4 of the GEMM MACs
+    arch = sim.load_arch("zcu102")
+    full = sim.simulate(arch, t, mode="analytic").summary["macs"]
+    half = sim.simulate(arch, vit_dims(t, embed_dim=192), mode="analytic").summary["macs"]
+    assert 0.2 < half / full < 0.4
+    with pytest.raises(ConfigError, match="multiple of the 6 heads"):
+        vit_dims(t, embed_dim=100)
+    eff = tmp_path / "e.yaml"
+    eff.write_text("schema_version: 1\nbase: deit_s\nefforts:\n"
+                   "  - {name: small, skip: [1], dims: {embed_dim: 192, depth: 6}, "
+                   "entropy: [0.1, 0.2], correct: [1, 0]}\n"
+                   "  - {name: full, skip: [], entropy: [0.1, 0.3], correct: [1, 1]}\n")
+    small, full_e = load_efforts(eff)
+    assert small.trace.model.embed_dim == 192 and small.trace.model.depth == 6
+    assert small.kept == 5 and full_e.kept == 12
+    res = search([small, full_e], lec=0.5, acc_drop=0.5)
+    assert res.settings["efforts"]["small"]["embed_dim"] == 192
+    eff.write_text(eff.read_text().replace("depth: 6", "width: 6"))
+    with pytest.raises(ConfigError, match="dims"):
+        load_efforts(eff)

@@ -447,7 +447,10 @@ def search_cascades(efforts, costs: pd.DataFrame, *, lec: float, acc_drop: float
                 "accuracy_floor": floor, "n_inputs": n, "min_low_inputs": need_low,
                 "min_correct_inputs": need_correct, "n_arch_points": int(len(pid)),
                 "efforts": {e.name: {"kept": e.kept, "skipped": list(e.skipped),
-                                     "accuracy": e.accuracy} for e in efforts}}
+                                     "accuracy": e.accuracy, "depth": e.trace.model.depth,
+                                     "embed_dim": e.trace.model.embed_dim,
+                                     "mlp_ratio": e.trace.model.mlp_hidden
+                                     / e.trace.model.embed_dim} for e in efforts}}
     return PivotResult(df, front.reset_index(drop=True), chosen, base_rows, costs, settings)
 
 
