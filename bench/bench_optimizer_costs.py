@@ -64,8 +64,8 @@ def measure(name: str, images: int = 4) -> dict:
 
     first = _time(heads(0), 1) / (H * images)
     last = _time(heads(L - 1), 1) / (H * images)
-    a_n = _time(lambda: measure_input_accuracy(model, (x, y), tokens=[N]), 1) / images
-    eff = _time(lambda: effort_outputs(model, x, y), 1) / images
+    a_n = _time(lambda: measure_input_accuracy(model, (x, y), tokens=[N])) / images
+    eff = _time(lambda: effort_outputs(model, x, y)) / images
     return {"model": name, "depth": L, "heads": H, "mlp_hidden": M, "tokens": N,
             "units": L * (H + M), "token_units": (L - 1) * (N - 1),
             "forward_s": fwd, "optin_unit_first_block_s": first,
