@@ -140,7 +140,7 @@ def main(argv=None):
         fractions, calib = list(np.round(np.arange(0.10, 1.001, 0.025), 3)), args.calib or 64
     df = run(out, arches, fractions, calib, args.batch)
     df.to_csv(out / "optin_digits.csv", index=False)
-    table = equal_latency_table(df, [0.5, 0.6, 0.7, 0.8, 0.9])
+    table = equal_latency_table(df, [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9])
     (out / "optin_digits.md").write_text(to_markdown(table) + "\n")
 
     import matplotlib
