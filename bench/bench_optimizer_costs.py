@@ -38,8 +38,7 @@ def _time(fn, repeats=2):
 
 def measure(name: str, images: int = 4) -> dict:
     from sim.torch.cka import effort_outputs
-    from sim.torch.importance import ImportanceOptions, _score_layer, forward_embeddings
-    from sim.torch.importance import _rows
+    from sim.torch.importance import ImportanceOptions, _rows, _score_layer, forward_embeddings
     from sim.torch.pomt_measure import measure_input_accuracy
     from sim.torch.sources import load_model
 
