@@ -19,7 +19,8 @@ import torch
 
 from sim.errors import ConfigError
 
-__all__ = ["resolve_device", "model_device", "autocast", "progress", "log_cost", "to_numpy"]
+__all__ = ["resolve_device", "model_device", "autocast", "progress", "log_cost", "to_numpy",
+           "acc_dtype"]
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,11 @@ def autocast(dev: torch.device, amp: bool = False):
         return contextlib.nullcontext()
     dtype = torch.bfloat16 if dev.type == "cpu" else torch.float16
     return torch.autocast(device_type=dev.type, dtype=dtype)
+
+
+def acc_dtype(device) -> torch.dtype:
+    """Accumulation dtype for reductions: float64, except float32 on MPS (no float64)."""
+    return torch.float32 if torch.device(device).type == "mps" else torch.float64
 
 
 def to_numpy(t):

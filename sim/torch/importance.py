@@ -53,7 +53,14 @@ import torch
 import torch.nn.functional as F
 
 from sim.errors import ConfigError
-from sim.torch.device import autocast, log_cost, model_device, time_pass, to_numpy
+from sim.torch.device import (
+    acc_dtype,
+    autocast,
+    log_cost,
+    model_device,
+    time_pass,
+    to_numpy,
+)
 
 __all__ = ["ImportanceOptions", "Importance", "trajectory_importance", "combine",
            "prune_model", "default_cache_dir", "weights_hash", "forward_embeddings",
@@ -207,7 +214,7 @@ def forward_embeddings(model, inputs, embeddings: str = "norm"):
 def _rows(feat, idx):
     """Normalised token features, flattened over (batch, tokens), rows ``idx``: (..., S, d)."""
     f = F.normalize(feat, dim=-1)
-    return f.reshape(*f.shape[:-3], -1, f.shape[-1])[..., idx, :].double()
+    return f.reshape(*f.shape[:-3], -1, f.shape[-1])[..., idx, :].to(acc_dtype(f.device))
 
 
 def md_loss(f_masked, f_teacher, aggregate="mean"):
@@ -223,7 +230,8 @@ def kd_loss(logits_masked, logits_teacher, temperature=4.0, soften=False):
     t = temperature
     zs, zt = (logits_masked / t, logits_teacher / t) if soften else (logits_masked,
                                                                      logits_teacher)
-    ls, lt = F.log_softmax(zs.double(), -1), F.log_softmax(zt.double(), -1)
+    dt = acc_dtype(zs.device)
+    ls, lt = F.log_softmax(zs.to(dt), -1), F.log_softmax(zt.to(dt), -1)
     kl = (lt.exp() * (lt - ls)).sum((-1, -2)) * t * t
     return kl.clamp(min=0)
 
@@ -269,7 +277,7 @@ def _score_layer(model, layer, kind, stream, teacher, logits_t, idx, opts, amp=F
             hook.mask = mask
             with autocast(dev, amp):
                 y = blk(x_in.repeat(u, 1, 1))
-            total = torch.zeros(u, dtype=torch.float64, device=dev)
+            total = torch.zeros(u, dtype=acc_dtype(dev), device=dev)
             for z in range(layer + 1, L + 1):
                 f = _emb(model, z, y, opts.embeddings).reshape(u, B, *y.shape[1:])
                 total += _md_fast(_rows(f, idx), teacher[z], opts.aggregate)
@@ -371,7 +379,7 @@ def trajectory_importance(model, inputs, options: ImportanceOptions | None = Non
         tensor stays there.  Default: the model's device.
     amp : bool
         Autocast the block forwards (bfloat16 on the CPU, float16 elsewhere); the MD/KD
-        reductions stay in float64.
+        reductions stay in float64 (float32 on MPS, which has no float64).
     show_progress : bool, optional
         tqdm bar over the units with an ETA (default: when stderr is a terminal).
 

@@ -11,6 +11,7 @@ for every n.  Works on timm ``VisionTransformer`` modules.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 import torch
@@ -53,7 +54,7 @@ def measure_input_accuracy(model, data, *, tokens=None, step: int = 1, seed: int
     list of dict ``{"prune_layer": -1, "tokens": n, "top1": percent, "images": count}``.
     """
     from sim.torch.data import batches
-    from sim.torch.device import autocast, model_device, progress
+    from sim.torch.device import autocast, log_cost, model_device, progress
     from sim.torch.importance import _embed
 
     for need in ("patch_embed", "blocks", "norm", "forward_head"):
@@ -78,6 +79,8 @@ def measure_input_accuracy(model, data, *, tokens=None, step: int = 1, seed: int
             with autocast(dev, amp):
                 emb = _embed(model, x)
             b, _, d = emb.shape
+            if seen == 0:
+                t0 = time.perf_counter()
             order = torch.rand(b, full - prefix, generator=gen).argsort(1).to(dev) + prefix
             for n in grid:
                 keep = order[:, :n - prefix]
@@ -88,6 +91,10 @@ def measure_input_accuracy(model, data, *, tokens=None, step: int = 1, seed: int
                         h = blk(h)
                     z = model.forward_head(model.norm(h))
                 correct[n] += int((z.argmax(-1) == y).sum().item())
+            if seen == 0:
+                total = limit if limit is not None else _length(data)
+                log_cost("A(n)", len(grid), total or b,
+                         (time.perf_counter() - t0) / len(grid), b)
             seen += b
     finally:
         model.train(was)
@@ -96,6 +103,16 @@ def measure_input_accuracy(model, data, *, tokens=None, step: int = 1, seed: int
     log.info("A(n) measured on %d images over %d token counts", seen, len(grid))
     return [{"prune_layer": -1, "tokens": n, "top1": 100.0 * correct[n] / seen,
              "images": seen} for n in grid]
+
+
+def _length(data):
+    """Number of images in ``data`` when known (pair, Dataset), else None."""
+    if isinstance(data, (tuple, list)) and len(data) == 2 and hasattr(data[0], "shape"):
+        return int(data[0].shape[0])
+    try:
+        return len(data) if isinstance(data, torch.utils.data.Dataset) else None
+    except TypeError:
+        return None
 
 
 def write_accuracy_csv(rows, path, *, comment: str = "") -> Path:

@@ -28,7 +28,9 @@ __all__ = ["token_importance", "tome_to_counts"]
 
 def _sample_feats(f):
     """(..., B, n, d) token features -> (..., B, d) mean of L2-normalised tokens (float64)."""
-    return F.normalize(f.double(), dim=-1).mean(-2)
+    from sim.torch.device import acc_dtype
+
+    return F.normalize(f.to(acc_dtype(f.device)), dim=-1).mean(-2)
 
 
 def _gram_md(fs, ft):
@@ -82,7 +84,7 @@ def token_importance(model, inputs, options=None, *, device=None, amp: bool = Fa
                                 for t in pos]).to(dev)                      # (u, N-1)
             src = stream[layer]                                               # (B, N, d)
             y = src[:, keep].permute(1, 0, 2, 3).reshape(u * B, N - 1, d)
-            total = torch.zeros(u, dtype=torch.float64, device=dev)
+            total = torch.zeros(u, dtype=teacher[1].dtype, device=dev)
             for z in range(layer, L):
                 with autocast(dev, amp):
                     y = model.blocks[z](y).float()
