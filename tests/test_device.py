@@ -113,3 +113,25 @@ def test_digits_evaluate_takes_device():
     data = DigitsData(x, y, x, y, 0.0, 1.0, 0)
     z = model(x).argmax(1)
     assert evaluate(model, data, device="cpu") == pytest.approx(float((z == y).float().mean()))
+
+
+def test_finetune_ema_and_frozen_tokens():
+    import copy
+
+    from sim.torch.cka import finetune
+
+    x, y = _data(8)
+    w0 = _tiny_vit()
+    plain, averaged, frozen = copy.deepcopy(w0), copy.deepcopy(w0), copy.deepcopy(w0)
+    finetune(plain, x, y, epochs=1, batch_size=8, device="cpu")  # one optimizer step
+    finetune(averaged, x, y, epochs=1, batch_size=8, device="cpu", ema=0.5)
+    for k, v in averaged.state_dict().items():
+        want = 0.5 * w0.state_dict()[k] + 0.5 * plain.state_dict()[k]
+        assert torch.allclose(v, want, atol=1e-6), k
+    finetune(frozen, x, y, epochs=1, batch_size=8, device="cpu", freeze_tokens=True)
+    assert torch.equal(frozen.cls_token, w0.cls_token)
+    assert torch.equal(frozen.pos_embed, w0.pos_embed)
+    assert not torch.equal(frozen.head.weight, w0.head.weight)
+    assert frozen.cls_token.requires_grad  # restored afterwards
+    with pytest.raises(ConfigError, match="ema"):
+        finetune(frozen, x, y, epochs=1, ema=1.5)

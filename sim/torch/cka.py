@@ -270,7 +270,8 @@ def effort_outputs(model, x, y=None, batch_size: int = 256, *, device=None,
 def finetune(model, x, y, *, epochs: int = 10, lr: float = 1e-3, batch_size: int = 64,
              weight_decay: float = 0.05, entropy_weight: float = 1.0, teacher=None,
              kd_weight: float = 0.5, label_smoothing: float = 0.1, seed: int = 0,
-             device=None, amp: bool = False):
+             device=None, amp: bool = False, ema: float | None = None,
+             freeze_tokens: bool = False):
     """Fine-tune an effort in place with PIVOT's entropy-aware loss (small, generic loop).
 
     ``loss = CE(z, y; label_smoothing) + kd_weight * KL(teacher || student)
@@ -279,8 +280,12 @@ def finetune(model, x, y, *, epochs: int = 10, lr: float = 1e-3, batch_size: int
     ``1000 * acc * mean(class-mean entropy)`` on 1000 classes, which is ``1.0 * acc *
     mean(Shannon entropy)``: the default keeps that strength for any class count.  The
     entropy term makes confident predictions cheap, which is what entropy routing needs.
-    AdamW with a cosine schedule; no EMA, no token loss, no augmentation (PIVOT's
-    35-epoch ImageNet recipe: docs/references.md#pivot-models-and-fine-tuning).  Returns the
+    AdamW with a cosine schedule; no token loss, no augmentation (PIVOT's
+    35-epoch ImageNet recipe: docs/references.md#pivot-models-and-fine-tuning).
+    ``ema=DECAY`` keeps an exponential moving average of the weights (updated every step,
+    float parameters and buffers) and copies it into the model at the end;
+    ``freeze_tokens=True`` keeps the class token and position embedding fixed
+    (``cls_token``, ``pos_embed``, ``reg_token``, ``dist_token`` where present).  Returns the
     per-epoch mean losses.  ``device`` moves the model (and the teacher) there; every batch
     is moved to it; ``amp`` autocasts the forward passes (with a gradient scaler on CUDA).
     """
@@ -293,6 +298,17 @@ def finetune(model, x, y, *, epochs: int = 10, lr: float = 1e-3, batch_size: int
     if teacher is not None:
         teacher.to(dev)
     scaler = torch.amp.GradScaler("cuda") if amp and dev.type == "cuda" else None
+    if ema is not None and not 0.0 < ema < 1.0:
+        raise ConfigError(f"ema = {ema!r}; must be a decay in (0, 1) or None")
+    frozen = []
+    if freeze_tokens:
+        for name in ("cls_token", "pos_embed", "reg_token", "dist_token"):
+            p = getattr(model, name, None)
+            if isinstance(p, torch.nn.Parameter) and p.requires_grad:
+                p.requires_grad_(False)
+                frozen.append(p)
+    shadow = ({k: v.detach().clone() for k, v in model.state_dict().items()
+               if v.dtype.is_floating_point} if ema is not None else None)
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr,
                             weight_decay=weight_decay)
@@ -331,8 +347,17 @@ def finetune(model, x, y, *, epochs: int = 10, lr: float = 1e-3, batch_size: int
                 loss.backward()
                 opt.step()
             sched.step()
+            if shadow is not None:
+                with torch.no_grad():
+                    for k, v in model.state_dict().items():
+                        if k in shadow:
+                            shadow[k].mul_(ema).add_(v.detach(), alpha=1.0 - ema)
             total += loss.item() * len(idx)
             count += len(idx)
         history.append(total / count)
+    if shadow is not None:
+        model.load_state_dict({**model.state_dict(), **shadow})
+    for p in frozen:
+        p.requires_grad_(True)
     model.eval()
     return history
