@@ -154,7 +154,7 @@ def test_prune_optin_json_contract(folder, tmp_path, capsys):
     assert 0.0 <= d["accuracy"] <= 1.0 and 0.0 <= d["baseline_accuracy"] <= 1.0
     assert [len(v) for v in d["kept_heads"].values()] == d["head_counts"]
     assert [len(v) for v in d["kept_neurons"].values()] == d["widths"]
-    assert d["trace_matches"] is True
+    assert d["trace_matches"] is True and d["budget_met"] is True
 
 
 @pytest.fixture(scope="module")

@@ -128,6 +128,8 @@ def _optin(args) -> int:
                device=str(loaded.device), baseline_latency_s=base["latency_s"],
                pruned_latency_s=sim_summary["latency_s"],
                kept_heads=out["keep_sets"]["heads"], kept_neurons=out["keep_sets"]["neurons"])
+    out.setdefault("budget_met", bool(out["achieved_fraction"]
+                                      <= budget.fraction * (1 + 1e-9)))
     out["baseline_accuracy"] = evaluate(model)
     out["accuracy"] = evaluate(pruned)
     out["accuracy_unpruned"] = out["baseline_accuracy"]
@@ -154,6 +156,9 @@ def _optin(args) -> int:
     w(f"  simulated {budget.metric}: {out['achieved_fraction']:.3f} of unpruned "
       f"(latency {out['latency_fraction']:.3f}, MACs {out['macs_fraction']:.3f}); "
       f"latency {base['latency_s'] * 1e6:.2f} -> {out['latency_s'] * 1e6:.2f} us\n")
+    if not out["budget_met"]:
+        w(f"  BUDGET NOT MET: the cheapest selection found reaches {out['achieved_fraction']:.3f}"
+          f" of the unpruned {budget.metric}\n")
     w(f"  weights: {out['weights']}; data: {out['data']}\n")
     w(f"  accuracy (measured, no retraining): {out['baseline_accuracy']:.4f} -> "
       f"{out['accuracy']:.4f}\n")
