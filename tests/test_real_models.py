@@ -253,6 +253,7 @@ def test_prune_optin_tau(folder, tmp_path, capsys):
     assert d["trace_matches"] is True  # ToMe merges at run time to exactly these counts
     assert d["hn_fraction"] == pytest.approx(1 - 0.2 * 0.4, abs=0.02)
     assert d["budget_met"] and d["achieved_fraction"] <= 0.6 + 1e-9
+    assert d["budget"] == "macs=0.6"
     assert d["macs_fraction"] == pytest.approx(d["achieved_fraction"])
 
 

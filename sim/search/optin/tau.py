@@ -77,6 +77,7 @@ class TauResult:
     trace: Trace
     summary: dict
     achieved: float
+    fraction: float = 1.0  # the overall budget fraction C
 
     def to_dict(self) -> dict:
         d = self.hn.to_dict()
@@ -87,7 +88,8 @@ class TauResult:
                  energy_j=s.get("energy_j"),
                  edp_per_inference_js=s.get("edp_per_inference_js"),
                  hn_fraction=self.hn.achieved,
-                 budget_met=bool(self.achieved <= self.hn.budget.fraction * (1 + 1e-9)))
+                 budget=str(dataclasses.replace(self.hn.budget, fraction=self.fraction)),
+                 budget_met=bool(self.achieved <= self.fraction * (1 + 1e-9)))
         return d
 
 
@@ -148,4 +150,4 @@ def tau_search(heads_imp, neurons_imp, tokens_imp, arch, trace: Trace, budget, *
         prev = k
         best, m = (c, walk[k]) if best is None or c[0] < best[0] else (best, m)
     value, counts, t, s = best
-    return TauResult(share, hn, counts, m, t, s, value / base)
+    return TauResult(share, hn, counts, m, t, s, value / base, budget.fraction)
