@@ -286,3 +286,11 @@ def test_search_pivot_from_data(folder, deit3, tmp_path, capsys):
     np.testing.assert_allclose(effs["low"].entropy, class_mean_entropy(z), rtol=1e-6)
     assert (effs["low"].correct == (z.argmax(1) == y.numpy())).all()
     assert effs["full"].kept == 12 and effs["low"].kept == 7
+
+
+def test_prune_optin_says_when_the_budget_is_missed(folder, tmp_path, capsys):
+    rc, out, err = _cli(capsys, "prune", "optin", *TINY, "--arch", "zcu102", "--budget",
+                        "latency=0.2", "--config", "tau", "--tau-share", "0.2", "--data",
+                        folder, "--calib", "2", "--val", "2", "--cache-dir", tmp_path)
+    assert rc == 0, err
+    assert "BUDGET NOT MET" in out
