@@ -7,6 +7,14 @@
 * :mod:`sim.torch.importance` -- OPTIN trajectory importance of heads and neurons.
 * :mod:`sim.torch.cka` -- PIVOT Phase 1 CKA, effort outputs (entropy, correctness) and
   fine-tuning.
+* :mod:`sim.torch.sources` -- ``load_model`` (``timm:NAME``, ``hf:TYPE``, ``digits``).
+* :mod:`sim.torch.data` -- ImageFolder with the model's preprocessing, any (images, labels)
+  iterable, accuracy.
+* :mod:`sim.torch.device` -- devices, autocast, progress bars, cost estimates.
+* :mod:`sim.torch.balance` -- OPTIN's MD/KD magnitude balancing.
+* :mod:`sim.torch.tokens` -- OPTIN token importance and ToMe to per-layer counts (tau).
+* :mod:`sim.torch.pomt_measure` -- POMT's A(n) measured on images.
+* :mod:`sim.torch.efforts` -- PIVOT efforts measured on images.
 
 This package's ``__init__`` imports nothing, and ``import sim`` never imports it; each module
 imports torch itself (``sim.torch.cka`` only inside its functions).
