@@ -113,6 +113,32 @@ def equal_latency_table(df, targets) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def lead_stats(df) -> str:
+    """Per arch, the hardware-aware methods minus the paper's ``optin-macs`` (accuracy
+    points) at the equal-latency targets 0.40..0.95 in steps of 0.05, and how often block 0
+    keeps exactly 64 neurons (the 64x64 array's column-fold edge)."""
+    targets = list(np.round(np.arange(0.40, 0.951, 0.05), 2))
+    lines = []
+    for arch in dict.fromkeys(df["arch"]):
+        t = equal_latency_table(df[df["arch"] == arch], targets)
+        for m in ("optin-latency", "knapsack-latency"):
+            d = 100 * (t[m] - t["optin-macs"])
+            ahead = int((d > 0).sum())
+            lines.append(f"{arch} {m} - optin-macs over {len(t)} targets 0.40..0.95: "
+                         f"ahead at {ahead}, min {d.min():+.1f}, max {d.max():+.1f}, "
+                         f"by target {[round(v, 1) for v in d]}")
+        sub = df[(df["arch"] == arch) & (df["budget"] <= 0.9)]
+        for m in ("knapsack-latency", "optin-macs"):
+            w = sub[sub["method"] == m]["widths"].astype(str).str.split().str[0]
+            lines.append(f"{arch} {m}: block 0 keeps 64 neurons in {int((w == '64').sum())} "
+                         f"of {len(w)} budgets <= 0.9")
+            allw = [int(v) for t in sub[sub["method"] == m]["widths"].astype(str)
+                    for v in t.split()]
+            share = sum(v % 16 == 0 for v in allw) / max(1, len(allw))
+            lines.append(f"{arch} {m}: {100 * share:.0f} % of MLP widths are multiples of 16")
+    return "\n".join(lines)
+
+
 def to_markdown(table) -> str:
     cols = list(table.columns)
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
@@ -130,7 +156,13 @@ def main(argv=None):
     p.add_argument("--arch", action="append", help="arch preset (repeatable)")
     p.add_argument("--calib", type=int, default=None, help="calibration images (default 64)")
     p.add_argument("--batch", type=int, default=1, help="batch of the simulated trace")
+    p.add_argument("--from-csv", metavar="CSV", help="only tabulate an earlier run's CSV")
     args = p.parse_args(argv)
+    if args.from_csv:
+        df = pd.read_csv(args.from_csv)
+        print(to_markdown(equal_latency_table(df, [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9])))
+        print(lead_stats(df))
+        return
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     arches = args.arch or ["edge_16x16", "zcu102"]
@@ -140,7 +172,7 @@ def main(argv=None):
         fractions, calib = list(np.round(np.arange(0.10, 1.001, 0.025), 3)), args.calib or 64
     df = run(out, arches, fractions, calib, args.batch)
     df.to_csv(out / "optin_digits.csv", index=False)
-    table = equal_latency_table(df, [0.5, 0.6, 0.7, 0.8, 0.9])
+    table = equal_latency_table(df, [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9])
     (out / "optin_digits.md").write_text(to_markdown(table) + "\n")
 
     import matplotlib
@@ -151,6 +183,7 @@ def main(argv=None):
     fig = accuracy_cost(df, title="digits ViT, OPTIN without retraining")
     fig.savefig(out / "optin_digits.png", dpi=120)
     print(to_markdown(table))
+    print(lead_stats(df))
     print(f"importance: {df.attrs['importance_seconds']:.1f} s "
           f"(cached: {df.attrs['importance_cached']}); all exported traces equal the "
           f"keep-sets: {bool(df['trace_ok'].all())}; wrote {out}/optin_digits.csv/.md/.png")

@@ -97,3 +97,37 @@ def test_traces_of_pruned_digits_models(digits):
 def test_bad_seed():
     with pytest.raises(ConfigError, match="seed must be an integer >= 0"):
         load_digits_vit(seed=-1)
+
+
+def test_training_is_identical_on_1_and_2_threads():
+    """Threads are pinned inside training: the caller's thread count cannot change weights."""
+    from sim.torch.digits import train_digits_vit, weights_checksum
+
+    data = load_digits_data(0)
+    sums = []
+    old = torch.get_num_threads()
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            sums.append(weights_checksum(train_digits_vit(data, seed=0, epochs=1)))
+            assert torch.get_num_threads() == threads  # restored after training
+    finally:
+        torch.set_num_threads(old)
+    assert sums[0] == sums[1]
+    other = train_digits_vit(data, seed=1, epochs=1)
+    assert weights_checksum(other) != sums[0]  # the checksum sees the weights
+
+
+def test_cache_is_keyed_by_recipe_and_written_atomically(tmp_path):
+    from sim.torch.digits import recipe, recipe_key, weights_checksum
+
+    assert recipe_key(recipe(0, epochs=1)) != recipe_key(recipe(0, epochs=2))
+    assert recipe_key(recipe(0, epochs=1)) != recipe_key(recipe(1, epochs=1))
+    m1, _ = load_digits_vit(seed=0, epochs=1, cache=tmp_path)
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == [f"digits_vit_{recipe_key(recipe(0, epochs=1))}.pt",
+                     f"digits_vit_{recipe_key(recipe(0, epochs=1))}.pt.lock"]
+    m2, _ = load_digits_vit(seed=0, epochs=1, cache=tmp_path)
+    assert weights_checksum(m1) == weights_checksum(m2)
+    blob = torch.load(tmp_path / files[0], weights_only=True)
+    assert blob["recipe"] == recipe(0, epochs=1)

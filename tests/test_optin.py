@@ -348,3 +348,22 @@ def test_example_small(tmp_path, repo, capsys):
     assert set(df["method"]) >= {"optin-macs", "knapsack-latency"}
     assert df["accuracy"].between(0, 1).all()
     assert "importance:" in capsys.readouterr().out
+
+
+def test_per_unit_kd_balancing_follows_the_released_rule():
+    """Hand-worked cases of the released code's rule (MD > KD: a power of ten, kept in the
+    history; otherwise the history's mean, 1 when empty)."""
+    need("torch")
+    from sim.torch.importance import ImportanceOptions, combine, unit_scales
+
+    md = np.array([[0.5, 100.0, 1.0, 50.0, 1e5, 5.0]])
+    kd = np.array([[1.0, 1.0, 2.0, 0.0, 1.0, 1.0]])
+    # 0.5<1: empty history -> 1; 100/1 -> 10^int(2-1)=10; 1<2 -> mean[10]; KD=0 -> mean[10];
+    # 1e5/1 -> 10^int(5-1)=1e4; 5/1 -> 10^int(log10 5 - 1) = 10^0 = 1
+    np.testing.assert_array_equal(unit_scales(md, kd, 10.0),
+                                  [[1.0, 10.0, 10.0, 10.0, 1e4, 1.0]])
+    h, n, mean = combine(md, kd, md * 2, kd, ImportanceOptions())
+    np.testing.assert_allclose(h, md + unit_scales(md, kd, 10.0) * kd)
+    np.testing.assert_allclose(n, 2 * md + unit_scales(2 * md, kd, 10.0) * kd)
+    with pytest.raises(ConfigError, match="balance must be"):
+        ImportanceOptions(balance="layer").validate()

@@ -277,3 +277,100 @@ def test_cli_bad_efforts(monkeypatch, capsys, repo):
                           "--efforts", repo / "tests/data/pivot_efforts_bad.yaml",
                           "--lec", "0.5")
     assert rc == 2 and "colour: unknown key" in err and err.count("\n") == 1
+
+
+# -- three-effort cascades -----------------------------------------------------------------
+
+def _brute3(efforts, costs, lec, drop, t3):
+    """Slow reference for 3-effort cascades: per input, per threshold pair, per arch point."""
+    from sim.search.pivot.phase2 import _grid
+
+    full = max(efforts, key=lambda e: e.kept)
+    floor_n = math.ceil((full.accuracy - drop) * full.n_inputs - 1e-9)
+    need = math.ceil(lec * full.n_inputs - 1e-9)
+    best = math.inf
+    for pid in costs.point_id.unique():
+        cost = {row.effort: (row.energy_j, row.latency_s)
+                for row in costs[costs.point_id == pid].itertuples()}
+        for lo, mi, hi in itertools.permutations(efforts, 3):
+            if not lo.kept < mi.kept < hi.kept:
+                continue
+            for t1 in _grid(lo.entropy, t3):
+                for t2 in _grid(mi.entropy, t3):
+                    e = d = 0.0
+                    ok = n_low = n_mid = 0
+                    for i in range(lo.n_inputs):
+                        if lo.entropy[i] <= t1:
+                            n_low += 1
+                            ok += lo.correct[i]
+                        elif mi.entropy[i] <= t2:
+                            n_mid += 1
+                            ok += mi.correct[i]
+                        else:
+                            ok += hi.correct[i]
+                    n_high = lo.n_inputs - n_low - n_mid
+                    if n_mid == 0 or n_high == 0 or n_low < need or ok < floor_n:
+                        continue
+                    f_l, f_h = n_low / lo.n_inputs, n_high / lo.n_inputs
+                    e = cost[lo.name][0] + (1 - f_l) * cost[mi.name][0] + f_h * cost[hi.name][0]
+                    d = cost[lo.name][1] + (1 - f_l) * cost[mi.name][1] + f_h * cost[hi.name][1]
+                    best = min(best, e * d)
+    return best
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_three_effort_cascades_match_brute_force(seed):
+    r = np.random.default_rng(seed)
+    n = 40
+    base = sim.model_trace("deit_t")
+    efforts = []
+    for name, skip, p in [("e4", range(1, 9), 0.6), ("e8", range(1, 5), 0.75),
+                          ("full", [], 0.85)]:
+        ent = np.round(r.random(n), 2)
+        correct = r.random(n) < p + 0.2 * (ent < 0.5)
+        efforts.append(make_effort(name, sim.skip_attention(base, list(skip)), ent, correct))
+    res = search(efforts, lec=0.3, acc_drop=0.05, max_efforts=3)
+    three = res.points[res.points["mid"] != ""]
+    assert len(three) and set(three["mid"]) == {"e8"}
+    feas = three[three["feasible"]]
+    want = _brute3(efforts, res.costs, 0.3, 0.05, 24)
+    got = feas["edp_per_inference_js"].min() if len(feas) else math.inf
+    assert got == pytest.approx(want)
+    two = search(efforts, lec=0.3, acc_drop=0.05)
+    if two.chosen is not None and res.chosen is not None:  # more cascades can only help
+        assert res.chosen["edp_per_inference_js"] <= two.chosen["edp_per_inference_js"]
+    with pytest.raises(ConfigError, match="max_efforts"):
+        search(efforts, lec=0.3, max_efforts=4)
+
+
+def test_vit_dims_trace_edits(tmp_path):
+    from sim.search.pivot.dims import vit_dims
+
+    t = sim.skip_attention(sim.model_trace("deit_s"), [1, 3])
+    n = vit_dims(t, embed_dim=192, mlp_ratio=2.0, depth=10)
+    assert (n.model.embed_dim, n.model.head_dim, n.model.mlp_hidden, n.model.depth) == \
+        (192, 32, 384, 10)
+    assert len(n.layers) == 10 and [lt.index for lt in n.layers if not lt.attention] == [1, 3]
+    deeper = vit_dims(t, depth=14)
+    assert len(deeper.layers) == 14 and deeper.layers[-1].attention
+    assert deeper.layers[-1].mlp_hidden == 1536
+    # the simulator sees the new dimensions: half the width, ~1/4 of the GEMM MACs
+    arch = sim.load_arch("zcu102")
+    full = sim.simulate(arch, t, mode="analytic").summary["macs"]
+    half = sim.simulate(arch, vit_dims(t, embed_dim=192), mode="analytic").summary["macs"]
+    assert 0.2 < half / full < 0.4
+    with pytest.raises(ConfigError, match="multiple of the 6 heads"):
+        vit_dims(t, embed_dim=100)
+    eff = tmp_path / "e.yaml"
+    eff.write_text("schema_version: 1\nbase: deit_s\nefforts:\n"
+                   "  - {name: small, skip: [1], dims: {embed_dim: 192, depth: 6}, "
+                   "entropy: [0.1, 0.2], correct: [1, 0]}\n"
+                   "  - {name: full, skip: [], entropy: [0.1, 0.3], correct: [1, 1]}\n")
+    small, full_e = load_efforts(eff)
+    assert small.trace.model.embed_dim == 192 and small.trace.model.depth == 6
+    assert small.kept == 5 and full_e.kept == 12
+    res = search([small, full_e], lec=0.5, acc_drop=0.5)
+    assert res.settings["efforts"]["small"]["embed_dim"] == 192
+    eff.write_text(eff.read_text().replace("depth: 6", "width: 6"))
+    with pytest.raises(ConfigError, match="dims"):
+        load_efforts(eff)

@@ -329,7 +329,8 @@ def _cli(monkeypatch, capsys, *argv):
 def test_cli_json_and_plot(monkeypatch, capsys, tmp_path):
     png = tmp_path / "curve.png"
     rc, out, err = _cli(monkeypatch, capsys, "schedule", "--arch", "scalesim_32x32",
-                        "--model", "deit_s", "--json", "--plot", str(png), "--compare")
+                        "--model", "deit_s", "--json", "--plot", str(png), "--compare",
+                        "--illustrative")
     assert rc == 0, err
     d = json.loads(out)
     assert d["tokens_keep"] in d["steps"] and d["R"] == 197 - d["tokens_keep"]
@@ -337,19 +338,24 @@ def test_cli_json_and_plot(monkeypatch, capsys, tmp_path):
     assert d["baseline_latency_s"] / d["pruned_latency_s"] == pytest.approx(d["speedup"])
     assert [r["method"] for r in d["comparison"]] == ["none", "pomt", "topk", "tome"]
     assert png.stat().st_size > 10_000
-    assert "ILLUSTRATIVE" in d["accuracy_source"]
+    assert d["accuracy_source"] == "illustrative"
+    assert "ILLUSTRATIVE" in d["accuracy_source_name"]
+    assert {r["tokens"] for r in d["accuracy_table"]} == set(range(2, 198))
 
 
 def test_cli_text_joint_and_errors(monkeypatch, capsys, tmp_path):
     rc, out, _ = _cli(monkeypatch, capsys, "schedule", "--arch", "edge_16x16", "--model",
-                      "deit_s", "--joint", "--layers", "2,3")
+                      "deit_s", "--joint", "--layers", "2,3", "--illustrative")
     assert rc == 0 and "POMT schedule" in out and "steps of latency_s(n)" in out
     rc, _, err = _cli(monkeypatch, capsys, "schedule", "--arch", "edge_16x16", "--model",
-                      "deit_s", "--alpha", "2")
+                      "deit_s", "--alpha", "2", "--illustrative")
     assert rc == 2 and "alpha must be" in err and err.count("\n") == 1
     rc, _, err = _cli(monkeypatch, capsys, "schedule", "--arch", "edge_16x16", "--model",
-                      "deit_b")
-    assert rc == 2 and "--accuracy is required" in err
+                      "deit_b", "--illustrative")
+    assert rc == 2 and "must not be used for deit_b" in err
+    rc, _, err = _cli(monkeypatch, capsys, "schedule", "--arch", "edge_16x16", "--model",
+                      "deit_s")  # the synthetic table is never a silent default
+    assert rc == 2 and "must be --measure" in err
     acc = tmp_path / "a.csv"
     acc.write_text("tokens,top1\n2,1\n197,80\n")
     rc, out, err = _cli(monkeypatch, capsys, "schedule", "--arch", "edge_16x16", "--model",

@@ -6,6 +6,7 @@ import logging
 import sys
 
 from sim.cli.common import add_arch_args, add_json_arg, arch_from_args, emit_json, float_in
+from sim.cli.torch_args import add_torch_args, load_from_args
 
 __all__ = ["register"]
 
@@ -20,12 +21,23 @@ def register(sub) -> None:
                     "Default: R from the input curve (POMT's offline grid), deployed as "
                     "prune-and-merge inside block 3.  See docs/pomt.md.")
     add_arch_args(p)
-    p.add_argument("--model", help="built-in model (deit_s, ...); or give --trace")
+    p.add_argument("--model", help="built-in model (deit_s, ...); or give --trace; with "
+                   "--measure: a torch model (timm:NAME, digits, ...)")
     p.add_argument("--trace", help="trace file (YAML/JSON) instead of --model")
     p.add_argument("--batch", type=int, help="batch size (default: the trace's, or 1)")
     p.add_argument("--accuracy", help="accuracy CSV (prune_layer,tokens,top1; measured on "
-                   "your GPU) or 'digits' (tiny digits ViT, needs torch); default for deit_s: "
-                   "the shipped ILLUSTRATIVE synthetic table")
+                   "your GPU) or 'digits' (tiny digits ViT, needs torch)")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--measure", action="store_true",
+                     help="measure A(n) on --model with --data (CLS + n-1 random patch "
+                     "tokens kept at the input, --val images), write --accuracy-out, use it")
+    src.add_argument("--illustrative", action="store_true",
+                     help="use the shipped SYNTHETIC DeiT-S table (not a measurement)")
+    p.add_argument("--accuracy-out", metavar="CSV",
+                   help="with --measure: where to write A(n) (default "
+                   "pomt_accuracy_<model>.csv)")
+    p.add_argument("--token-step", type=int, default=1,
+                   help="with --measure: every k-th token count (ends kept; default 1)")
     p.add_argument("--alpha", type=float, default=0.5, help="latency weight a in [0, 1] "
                    "(default 0.5)")
     p.add_argument("--metric", choices=("latency_s", "energy_j", "edp_per_inference_js"),
@@ -49,6 +61,7 @@ def register(sub) -> None:
                    help="also simulate Top-K (EViT, blocks 3,6,9) and ToMe at the chosen "
                         "schedule's mean-token budget")
     p.add_argument("--plot", metavar="FILE", help="write the L(n)/U(n) figure (.png/.svg)")
+    add_torch_args(p, model=False, calib=None)
     add_json_arg(p)
     p.set_defaults(func=_schedule)
 
@@ -63,15 +76,55 @@ def _trace(args):
 
 
 def _accuracy(args, trace):
+    """``(AccuracySource, kind)``; kind is ``file`` or ``illustrative``."""
     from sim.errors import ConfigError
     from sim.search.pomt.accuracy import resolve_accuracy
 
+    if args.accuracy and args.illustrative:
+        raise ConfigError("--accuracy and --illustrative exclude each other")
     if args.accuracy:
-        return resolve_accuracy(args.accuracy)
+        kind = "measured" if args.accuracy == "digits" else "file"
+        return resolve_accuracy(args.accuracy), kind
+    if not args.illustrative:
+        raise ConfigError("accuracy = None; must be --measure (with --data), --accuracy CSV "
+                          "or --illustrative (the shipped synthetic DeiT-S table)")
     if trace.model.name != "deit_s":
-        raise ConfigError(f"--accuracy is required for {trace.model.name}: the shipped "
-                          "illustrative table is for deit_s only")
-    return resolve_accuracy(None)
+        raise ConfigError(f"--illustrative = deit_s table; must not be used for "
+                          f"{trace.model.name}: give --accuracy or --measure")
+    return resolve_accuracy(None), "illustrative"
+
+
+def _measure(args):
+    """Measure A(n) on the torch model: ``(trace, source, provenance dict)``."""
+    from pathlib import Path
+
+    from sim.errors import ConfigError
+    from sim.search.pomt.accuracy import load_accuracy
+    from sim.torch.export import export_trace
+    from sim.torch.pomt_measure import measure_input_accuracy, write_accuracy_csv
+    from sim.workload import as_trace
+
+    if not args.model:
+        raise ConfigError("--measure needs --model (timm:NAME, digits, ...)")
+    if args.accuracy:
+        raise ConfigError("--measure and --accuracy exclude each other")
+    loaded = load_from_args(args, need_calib=False, need_val=True)
+    if args.trace:
+        trace = as_trace(args.trace, batch=args.batch)
+    else:
+        b = args.batch or 1
+        example = loaded.example.repeat(b, *([1] * (loaded.example.dim() - 1)))
+        trace = export_trace(loaded.model, example)
+    rows = measure_input_accuracy(loaded.model, loaded.val, step=args.token_step,
+                                  seed=args.data_seed, device=loaded.device, amp=args.amp)
+    safe = args.model.replace(":", "_").replace("/", "_")
+    path = Path(args.accuracy_out or f"pomt_accuracy_{safe}.csv")
+    write_accuracy_csv(rows, path, comment=(
+        f"A(n) MEASURED by vitsim schedule --measure: CLS + n-1 random patch tokens kept at "
+        f"the input\nmodel {args.model}; weights {loaded.weights}; data {loaded.data}; "
+        f"images {rows[0]['images']}"))
+    return trace, load_accuracy(path), {"weights": loaded.weights, "data": loaded.data,
+                                        "accuracy_file": str(path)}
 
 
 def _schedule(args) -> int:
@@ -83,8 +136,13 @@ def _schedule(args) -> int:
     if args.layers and not args.joint:
         raise ConfigError("--layers only applies with --joint")
     arch = arch_from_args(args)
-    trace = _trace(args)
-    acc = _accuracy(args, trace)
+    provenance = {}
+    if args.measure:
+        trace, acc, provenance = _measure(args)
+        kind = "measured"
+    else:
+        trace = _trace(args)
+        acc, kind = _accuracy(args, trace)
     if args.joint:
         layers = None
         if args.layers:
@@ -100,10 +158,17 @@ def _schedule(args) -> int:
         curve = latency_curve(arch, trace, prune_layer=None if args.curve == "input" else layer,
                               metric=args.metric, mode=args.mode)
         sched = choose(curve, acc, alpha=args.alpha, k=args.k, deploy_layer=layer)
-    if not args.accuracy:  # warned once the inputs proved valid (errors stay one line)
-        log.warning("used the ILLUSTRATIVE (synthetic) DeiT-S accuracy table; pass "
-                    "--accuracy with top-1 measured on your GPU for a real schedule")
+    if kind == "illustrative":  # warned once the inputs proved valid (errors stay one line)
+        log.warning("used the ILLUSTRATIVE (synthetic) DeiT-S accuracy table, not a "
+                    "measurement: pass --measure or --accuracy for a real schedule")
     out = sched.to_dict()
+    out["accuracy_source_name"] = out["accuracy_source"]
+    out["accuracy_source"] = kind
+    out.update(provenance)
+    tab = sched.table
+    out["accuracy_table"] = [{"prune_layer": int(layer), "tokens": int(n), "top1": float(a)}
+                             for layer, n, a in zip(tab["prune_layer"], tab["tokens"],
+                                                    tab["accuracy"])]
     if args.compare:
         from sim.search.pomt.compare import compare
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from sim.cli.common import add_arch_args, add_json_arg, check_figure_path, emit_json, int_in
+from sim.cli.torch_args import add_torch_args
 
 __all__ = ["register"]
 
@@ -26,7 +27,13 @@ def register(sub) -> None:
                         "and arch point minimising expected EDP under the LEC",
                         epilog=_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arch_args(p)
-    p.add_argument("--efforts", required=True, help="efforts file (YAML/JSON)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--efforts", help="efforts file (YAML/JSON)")
+    src.add_argument("--effort", action="append", metavar="NAME=I,J[@CKPT]",
+                     help="with --model/--data: an effort skipping the attention of encoders "
+                     "I,J,... (empty: none), optional fine-tuned state_dict (repeatable)")
+    p.add_argument("--save-efforts", metavar="FILE",
+                   help="with --effort: write the measured efforts file here (reusable)")
     p.add_argument("--lec", type=float, required=True,
                    help="low effort constraint: min fraction of inputs the low effort "
                    "classifies, in [0, 1]")
@@ -43,12 +50,16 @@ def register(sub) -> None:
     p.add_argument("--objective", choices=("expected", "per_image"), default="expected",
                    help="expected: E[E]*E[D] of the cascade (default); per_image: mean E*D")
     p.add_argument("--mode", choices=("cycle", "analytic"), default="cycle")
+    p.add_argument("--max-efforts", type=int, choices=(2, 3), default=2,
+                   help="longest cascade: 2 (low/high) or 3 (low/mid/high)")
     p.add_argument("--workers", type=int_in(1, 256),
                    help="worker processes (default 1: in process)")
     p.add_argument("--out", help="write every evaluated point to this CSV")
     p.add_argument("--plot", help="write the accuracy-EDP Pareto figure (PNG/SVG/PDF)")
     p.add_argument("--top", type=int_in(0, 10**6),
                    default=8, help="Pareto rows to print (default 8)")
+    add_torch_args(p, model=True, calib=None)
+    p._option_string_actions["--model"].required = False
     add_json_arg(p)
     p.set_defaults(func=_pivot)
 
@@ -64,13 +75,17 @@ def _pivot(args) -> int:
     if args.out and not args.out.lower().endswith(".csv"):
         raise ConfigError(f"--out = {args.out[:200]!r}; must end in .csv")
     arch = arch_from_args(args)
-    efforts = load_efforts(args.efforts)
+    provenance = {}
+    if args.efforts:
+        efforts = load_efforts(args.efforts)
+    else:
+        efforts, provenance = _measured_efforts(args)
     space = parse_axes(args.grid, "--grid") or None
     res = pivot_search(arch, efforts, lec=args.lec, acc_drop=args.acc_drop, space=space,
                        n_random=args.random, seed=args.seed, objective=args.objective,
                        mode=args.mode, baseline=args.baseline,
                        executor="inline" if (args.workers or 1) == 1 else "process",
-                       workers=args.workers)
+                       workers=args.workers, max_efforts=args.max_efforts)
     if args.out:
         res.points.to_csv(args.out, index=False)
     if args.plot:
@@ -80,10 +95,31 @@ def _pivot(args) -> int:
                           floor=res.settings["accuracy_floor"])
         fig.savefig(args.plot, dpi=130)
     if args.json:
-        emit_json(res.to_dict())
+        emit_json({**res.to_dict(), **provenance})
         return 0
     _print(res, args.top)
     return 0
+
+
+def _measured_efforts(args):
+    """Efforts from ``--model/--data`` and ``--effort`` specs (checked before running)."""
+    from sim.cli.torch_args import load_from_args
+    from sim.errors import ConfigError
+    from sim.search.pivot.efforts import make_effort, save_efforts
+    from sim.torch.efforts import measure_efforts, parse_effort_spec
+
+    specs = [parse_effort_spec(t) for t in args.effort]
+    if not args.model:
+        raise ConfigError("--effort needs --model (and --data unless --model digits)")
+    loaded = load_from_args(args, need_calib=False, need_val=True)
+    rows = measure_efforts(loaded.model, specs, loaded.val, device=loaded.device,
+                           amp=args.amp, example=loaded.example)
+    efforts = [make_effort(r["name"], r["trace"], r["entropy"], r["correct"], r["skip"])
+               for r in rows]
+    if args.save_efforts:
+        save_efforts(args.save_efforts, efforts)
+    return efforts, {"weights": loaded.weights, "data": loaded.data,
+                     "efforts_source": "measured"}
 
 
 def _print(res, top) -> None:
@@ -97,7 +133,8 @@ def _print(res, top) -> None:
         w("no point meets both the LEC and the accuracy floor\n")
     else:
         high = c["high"] or "-"
-        w(f"chosen: low={c['low']} high={high} threshold={c['threshold']:.6g} "
+        mid = f"mid={c['mid']} threshold2={c['threshold2']:.6g} " if c.get("mid") else ""
+        w(f"chosen: low={c['low']} {mid}high={high} threshold={c['threshold']:.6g} "
           f"f_low={c['f_low']:.3f} accuracy={c['accuracy']:.4f} "
           f"EDP={c['edp_per_inference_js']:.4g} J*s (EDP of {s['baseline']} on the same arch "
           f"/ this = "
@@ -106,7 +143,8 @@ def _print(res, top) -> None:
                 if k not in ("point_id", "effort", "energy_j", "latency_s")]
         if keys:
             w("arch: " + ", ".join(f"{k}={c[k]}" for k in keys) + "\n")
-    cols = [k for k in ("low", "high", "threshold", "f_low", "accuracy", "latency_s",
-                        "energy_j", "edp_per_inference_js", "edp_ratio") if k in res.pareto]
+    cols = [k for k in ("low", "mid", "high", "threshold", "threshold2", "f_low", "accuracy",
+                        "latency_s", "energy_j", "edp_per_inference_js", "edp_ratio")
+            if k in res.pareto]
     w("\nPareto front (meets LEC):\n")
     w(res.pareto[cols].head(top).to_string(index=False, float_format="%.4g") + "\n")

@@ -94,5 +94,8 @@ def curve(df, schedule=None, ax=None, *, k: float | None = None, title: str | No
         model = trace.model.name if trace is not None else (schedule.model if schedule else "")
         batch = trace.batch if trace is not None else (schedule.batch if schedule else "")
         title = f"POMT: {model} on {arch}, batch {batch} ({where})"
+        src = getattr(schedule, "accuracy_source", "") if schedule else ""
+        if src:
+            title += f"\naccuracy: {src}"
     ax.set_title(title, fontsize=10)
     return fig

@@ -10,8 +10,17 @@
 * :func:`sim.torch.capture` (in :mod:`sim.torch.op_capture`) -- op-level capture of any
   model into a v2 trace.
 * :mod:`sim.torch.model_export` -- ``vitsim export``: v1 when proven against the capture,
-  else v2; :mod:`sim.torch.sources` builds ``timm:``/``hf:``/``vitsim:`` models offline.
+  else v2.
+* :mod:`sim.torch.sources` -- one model-name grammar (``timm:NAME``, ``hf:TYPE``,
+  ``vitsim:NAME``, ``digits``): ``build_model`` (random init) and ``load_model`` (weights).
 * :mod:`sim.torch.models` -- LV-ViT-S (4-conv stem) as a timm ``VisionTransformer``.
+* :mod:`sim.torch.data` -- ImageFolder with the model's preprocessing, any (images, labels)
+  iterable, accuracy.
+* :mod:`sim.torch.device` -- devices, autocast, progress bars, cost estimates.
+* :mod:`sim.torch.balance` -- OPTIN's MD/KD magnitude balancing.
+* :mod:`sim.torch.tokens` -- OPTIN token importance and ToMe to per-layer counts (tau).
+* :mod:`sim.torch.pomt_measure` -- POMT's A(n) measured on images.
+* :mod:`sim.torch.efforts` -- PIVOT efforts measured on images.
 
 This package's ``__init__`` imports nothing (``capture`` is loaded on first access), and
 ``import sim`` never imports it; each module imports torch itself (``sim.torch.cka`` only

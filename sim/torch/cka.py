@@ -89,6 +89,13 @@ def unbiased_cka(x, y, batch_size: int | None = None) -> float:
 
 # -- features of a timm ViT -----------------------------------------------------------------
 
+def _float(device):
+    """float64 for the CKA sums, except on MPS (no float64 there)."""
+    import torch
+
+    return torch.float32 if device.type == "mps" else torch.float64
+
+
 def _collect(model, x, features, batch_size):
     """Per minibatch, yield ``{("mlp", i) | ("attn", j) | ("embed", 0): (b, p) tensor}``."""
     import torch
@@ -103,12 +110,12 @@ def _collect(model, x, features, batch_size):
         def hook(mod, args, out):
             t = out[0] if isinstance(out, tuple) else out
             t = t[:, 0] if features == "cls" else t
-            store[key] = t.detach().reshape(t.shape[0], -1).to(torch.float64)
+            store[key] = t.detach().reshape(t.shape[0], -1).to(_float(t.device))
         return hook
 
     def pre(mod, args):
         t = args[0][:, 0] if features == "cls" else args[0]
-        store[("embed", 0)] = t.detach().reshape(t.shape[0], -1).to(torch.float64)
+        store[("embed", 0)] = t.detach().reshape(t.shape[0], -1).to(_float(t.device))
 
     try:
         hooks.append(blocks[0].register_forward_pre_hook(pre))
@@ -117,10 +124,11 @@ def _collect(model, x, features, batch_size):
             hooks.append(blk.mlp.register_forward_hook(keep(("mlp", i))))
         was = model.training
         model.eval()
+        dev = next(model.parameters()).device
         with torch.no_grad():
             for s in range(0, len(x), batch_size):
                 store.clear()
-                model(x[s:s + batch_size])
+                model(x[s:s + batch_size].to(dev))
                 yield dict(store)
         model.train(was)
     finally:
@@ -129,14 +137,16 @@ def _collect(model, x, features, batch_size):
 
 
 def cka_matrix(model, x, *, variant: str = "linear", features: str = "tokens",
-               batch_size: int = 64) -> dict:
+               batch_size: int = 64, device=None) -> dict:
     """CKA between every MLP output and every attention output of a ViT.
 
     Parameters
     ----------
     model : timm VisionTransformer (pretrained, every attention running)
-    x : torch.Tensor
+    x : torch.Tensor, (images, labels) pair or iterable of batches
         Calibration images ``(n, C, H, W)``; ``n >= 4``.
+    device : str, optional
+        Where to run (the model is moved there; default: the model's device).
     variant : {"linear", "unbiased"}
         Linear CKA on the whole batch, or unbiased HSIC summed over minibatches of
         ``batch_size`` (>= 4) samples.
@@ -150,8 +160,15 @@ def cka_matrix(model, x, *, variant: str = "linear", features: str = "tokens",
     """
     import torch
 
+    from sim.torch.device import model_device
+
     if variant not in VARIANTS:
         raise ConfigError(f"variant must be one of {list(VARIANTS)}, not {variant!r}")
+    dev = model_device(model, device)
+    if not isinstance(x, torch.Tensor):
+        from sim.torch.data import take
+
+        x = take(x, None, dev)[0]
     if features not in FEATURES:
         raise ConfigError(f"features must be one of {list(FEATURES)}, not {features!r}")
     if len(x) < 4 or batch_size < 4:
@@ -216,26 +233,45 @@ def class_mean_entropy(logits, axis: int = -1) -> np.ndarray:
     return -(p * logp).sum(axis=axis) / z.shape[axis]
 
 
-def effort_outputs(model, x, y, batch_size: int = 256):
-    """Per-input class-mean entropy and correctness of ``model`` on ``(x, y)``.
+def effort_outputs(model, x, y=None, batch_size: int = 256, *, device=None,
+                   amp: bool = False, limit=None):
+    """Per-input class-mean entropy and correctness of ``model``.
 
+    ``x, y`` are image and label tensors, or ``x`` is any iterable of ``(images, labels)``
+    batches (a DataLoader) and ``y`` is None; ``limit`` caps the number of images.
+    ``device`` moves the model (default: its own device); ``amp`` autocasts.
     Returns ``(entropy, correct, logits)`` as numpy arrays (entropy NaN-safe,
     :func:`class_mean_entropy`)."""
     import torch
 
+    from sim.torch.data import batches
+    from sim.torch.device import autocast, model_device, progress, to_numpy
+
+    dev = model_device(model, device)
+    data = (x, torch.as_tensor(y)) if y is not None else x
     was = model.training
     model.eval()
-    with torch.no_grad():
-        logits = torch.cat([model(x[s:s + batch_size]) for s in range(0, len(x), batch_size)])
-    model.train(was)
-    z = logits.double().numpy()
-    correct = z.argmax(1) == np.asarray(y)
+    zs, ys = [], []
+    try:
+        with torch.no_grad():
+            for xb, yb in progress(batches(data, batch_size, limit), desc="effort"):
+                with autocast(dev, amp):
+                    zs.append(to_numpy(model(xb.to(dev)).float()).astype(np.float64))
+                ys.append(np.asarray(yb.cpu() if hasattr(yb, "cpu") else yb))
+    finally:
+        model.train(was)
+    if not zs:
+        raise ConfigError("data = empty; must yield at least one (images, labels) batch")
+    z = np.concatenate(zs)
+    correct = z.argmax(1) == np.concatenate(ys)
     return class_mean_entropy(z), correct, z
 
 
 def finetune(model, x, y, *, epochs: int = 10, lr: float = 1e-3, batch_size: int = 64,
              weight_decay: float = 0.05, entropy_weight: float = 1.0, teacher=None,
-             kd_weight: float = 0.5, label_smoothing: float = 0.1, seed: int = 0):
+             kd_weight: float = 0.5, label_smoothing: float = 0.1, seed: int = 0,
+             device=None, amp: bool = False, ema: float | None = None,
+             freeze_tokens: bool = False):
     """Fine-tune an effort in place with PIVOT's entropy-aware loss (small, generic loop).
 
     ``loss = CE(z, y; label_smoothing) + kd_weight * KL(teacher || student)
@@ -244,13 +280,35 @@ def finetune(model, x, y, *, epochs: int = 10, lr: float = 1e-3, batch_size: int
     ``1000 * acc * mean(class-mean entropy)`` on 1000 classes, which is ``1.0 * acc *
     mean(Shannon entropy)``: the default keeps that strength for any class count.  The
     entropy term makes confident predictions cheap, which is what entropy routing needs.
-    AdamW with a cosine schedule; no EMA, no token loss, no augmentation (PIVOT's
-    35-epoch ImageNet recipe: docs/references.md#pivot-models-and-fine-tuning).  Returns the
-    per-epoch mean losses.
+    AdamW with a cosine schedule; no token loss, no augmentation (PIVOT's
+    35-epoch ImageNet recipe: docs/references.md#pivot-models-and-fine-tuning).
+    ``ema=DECAY`` keeps an exponential moving average of the weights (updated every step,
+    float parameters and buffers) and copies it into the model at the end;
+    ``freeze_tokens=True`` keeps the class token and position embedding fixed
+    (``cls_token``, ``pos_embed``, ``reg_token``, ``dist_token`` where present).  Returns the
+    per-epoch mean losses.  ``device`` moves the model (and the teacher) there; every batch
+    is moved to it; ``amp`` autocasts the forward passes (with a gradient scaler on CUDA).
     """
     import torch
     import torch.nn.functional as F
 
+    from sim.torch.device import autocast, model_device, progress
+
+    dev = model_device(model, device)
+    if teacher is not None:
+        teacher.to(dev)
+    scaler = torch.amp.GradScaler("cuda") if amp and dev.type == "cuda" else None
+    if ema is not None and not 0.0 < ema < 1.0:
+        raise ConfigError(f"ema = {ema!r}; must be a decay in (0, 1) or None")
+    frozen = []
+    if freeze_tokens:
+        for name in ("cls_token", "pos_embed", "reg_token", "dist_token"):
+            p = getattr(model, name, None)
+            if isinstance(p, torch.nn.Parameter) and p.requires_grad:
+                p.requires_grad_(False)
+                frozen.append(p)
+    shadow = ({k: v.detach().clone() for k, v in model.state_dict().items()
+               if v.dtype.is_floating_point} if ema is not None else None)
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr,
                             weight_decay=weight_decay)
@@ -261,29 +319,45 @@ def finetune(model, x, y, *, epochs: int = 10, lr: float = 1e-3, batch_size: int
         teacher.eval()
     model.train()
     history = []
-    for _ in range(epochs):
+    for _ in progress(range(epochs), total=epochs, desc="finetune"):
         perm = torch.randperm(len(x), generator=g)
         total, count = 0.0, 0
         for s in range(0, len(x), batch_size):
             idx = perm[s:s + batch_size]
-            xb, yb = x[idx], y[idx]
-            z = model(xb)
+            xb, yb = x[idx].to(dev), y[idx].to(dev)
+            with autocast(dev, amp):
+                z = model(xb)
+            z = z.float()
             loss = F.cross_entropy(z, yb, label_smoothing=label_smoothing)
             logp = z.log_softmax(-1)
             if teacher is not None and kd_weight:
-                with torch.no_grad():
-                    pt = teacher(xb).softmax(-1)
+                with torch.no_grad(), autocast(dev, amp):
+                    pt = teacher(xb).float().softmax(-1)
                 loss = loss + kd_weight * F.kl_div(logp, pt, reduction="batchmean")
             if entropy_weight:
                 h = -(logp.exp() * logp).sum(-1)
                 acc = (z.argmax(-1) == yb).float().mean().detach()
                 loss = loss + entropy_weight * acc * h.mean()
             opt.zero_grad()
-            loss.backward()
-            opt.step()
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+            else:
+                loss.backward()
+                opt.step()
             sched.step()
+            if shadow is not None:
+                with torch.no_grad():
+                    for k, v in model.state_dict().items():
+                        if k in shadow:
+                            shadow[k].mul_(ema).add_(v.detach(), alpha=1.0 - ema)
             total += loss.item() * len(idx)
             count += len(idx)
         history.append(total / count)
+    if shadow is not None:
+        model.load_state_dict({**model.state_dict(), **shadow})
+    for p in frozen:
+        p.requires_grad_(True)
     model.eval()
     return history

@@ -13,6 +13,9 @@ Training is seeded and runs on the CPU in tens of seconds; the weights are cache
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import logging
 import os
 import time
@@ -27,7 +30,8 @@ from sim.errors import ConfigError
 
 __all__ = [
     "DIGITS_CONFIG", "DigitsData", "cache_dir", "load_digits_data", "build_digits_vit",
-    "train_digits_vit", "load_digits_vit", "evaluate",
+    "train_digits_vit", "load_digits_vit", "evaluate", "deterministic", "recipe",
+    "recipe_key", "weights_checksum",
 ]
 
 log = logging.getLogger(__name__)
@@ -35,9 +39,11 @@ log = logging.getLogger(__name__)
 #: ``timm.models.vision_transformer.VisionTransformer`` arguments of the digits ViT.
 DIGITS_CONFIG = dict(img_size=8, patch_size=2, in_chans=1, num_classes=10, embed_dim=64,
                      depth=6, num_heads=4, mlp_ratio=2.0)
-#: Training recipe (AdamW + one-cycle LR, no augmentation); bump VERSION when it changes.
+#: Training recipe (AdamW + one-cycle LR, no augmentation); the cache key hashes it.
 TRAIN_DEFAULTS = dict(epochs=20, batch_size=64, lr=2e-3, weight_decay=0.05)
-_CACHE_VERSION = 1
+#: Threads used while training: pinned so the weights do not depend on the machine's cores.
+TRAIN_THREADS = 1
+_CACHE_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -107,25 +113,77 @@ def build_digits_vit(seed: int = 0):
     return model
 
 
-def evaluate(model, data: DigitsData, batch_size: int = 512) -> float:
-    """Top-1 accuracy (fraction in [0, 1]) of ``model`` on ``data``'s test split."""
+def evaluate(model, data: DigitsData, batch_size: int = 512, device=None) -> float:
+    """Top-1 accuracy (fraction in [0, 1]) of ``model`` on ``data``'s test split.
+
+    ``device`` (``"cpu"``, ``"cuda"``, ...) moves the model there first; by default the
+    batches go to the device the model's parameters are on.
+    """
+    from sim.torch.device import model_device
+
+    dev = model_device(model, device)
     was_training = model.training
     model.eval()
     correct = 0
     try:
         with torch.no_grad():
             for i in range(0, len(data.y_test), batch_size):
-                logits = model(data.x_test[i:i + batch_size])
-                correct += int((logits.argmax(1) == data.y_test[i:i + batch_size]).sum())
+                logits = model(data.x_test[i:i + batch_size].to(dev))
+                y = data.y_test[i:i + batch_size].to(dev)
+                correct += int((logits.argmax(1) == y).sum().item())
     finally:
         model.train(was_training)
     return correct / len(data.y_test)
+
+
+@contextlib.contextmanager
+def deterministic(threads: int = TRAIN_THREADS):
+    """Pin torch to ``threads`` intra-op threads and deterministic algorithms, then restore.
+
+    Floating-point reductions split over a different number of threads sum in a different
+    order, so training with 1 and 2 threads gave different weights (up to 0.09 apart);
+    pinning the count makes the result independent of the machine.
+    """
+    old_threads = torch.get_num_threads()
+    old_det = torch.are_deterministic_algorithms_enabled()
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(old_det)
+        torch.set_num_threads(old_threads)
+
+
+def recipe(seed: int = 0, **overrides) -> dict:
+    """The full training recipe (model, data split, hyper-parameters, threads, seed)."""
+    hp = dict(TRAIN_DEFAULTS)
+    hp.update({k: v for k, v in overrides.items() if v is not None})
+    return dict(version=_CACHE_VERSION, model=DIGITS_CONFIG, train=hp, seed=seed,
+                threads=TRAIN_THREADS, test_fraction=0.2)
+
+
+def recipe_key(rec: dict) -> str:
+    """Short stable hash of a :func:`recipe` (names the cache file)."""
+    return hashlib.sha256(json.dumps(rec, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def weights_checksum(model) -> str:
+    """SHA-256 of a model's state dict (names and raw float bytes, in order)."""
+    h = hashlib.sha256()
+    for name, t in model.state_dict().items():
+        h.update(name.encode())
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
 
 
 def train_digits_vit(data: DigitsData, seed: int = 0, epochs: int | None = None,
                      batch_size: int | None = None, lr: float | None = None,
                      weight_decay: float | None = None):
     """Train a fresh digits ViT on ``data`` (AdamW, one-cycle LR, cross-entropy).
+
+    Runs on the CPU under :func:`deterministic` (``TRAIN_THREADS`` threads), so the same
+    recipe gives bit-identical weights whatever the caller's thread setting.
 
     Returns
     -------
@@ -138,6 +196,11 @@ def train_digits_vit(data: DigitsData, seed: int = 0, epochs: int | None = None,
                                      weight_decay=weight_decay).items() if v is not None})
     if not isinstance(hp["epochs"], int) or hp["epochs"] < 1:
         raise ConfigError(f"epochs must be an integer >= 1, not {hp['epochs']!r}")
+    with deterministic():
+        return _train(data, seed, hp)
+
+
+def _train(data, seed, hp):
     model = build_digits_vit(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=hp["lr"], weight_decay=hp["weight_decay"])
     n, bs = len(data.y_train), hp["batch_size"]
@@ -191,21 +254,52 @@ def load_digits_vit(seed: int = 0, cache: str | os.PathLike | None = None,
     epochs = TRAIN_DEFAULTS["epochs"] if epochs is None else epochs
     data = load_digits_data(seed)
     folder = Path(cache) if cache is not None else cache_dir()
-    path = folder / f"digits_vit_v{_CACHE_VERSION}_seed{seed}_ep{epochs}.pt"
-    if path.exists() and not retrain:
-        try:
-            blob = torch.load(path, map_location="cpu", weights_only=True)
-            model = build_digits_vit(seed)
-            model.load_state_dict(blob["state_dict"])
-            model.vitsim_train_info = dict(blob["info"])
-            model.eval()
-            log.debug("digits ViT loaded from %s", path)
+    path = folder / f"digits_vit_{recipe_key(recipe(seed, epochs=epochs))}.pt"
+    if not retrain:
+        model = _load_cached(path, seed)
+        if model is not None:
             return model, data
-        except Exception as err:  # a stale or truncated file: train again
-            log.warning("ignoring unreadable cache %s (%s); retraining", path, err)
-    model = train_digits_vit(data, seed=seed, epochs=epochs)
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    torch.save({"state_dict": model.state_dict(), "info": model.vitsim_train_info}, tmp)
-    os.replace(tmp, path)
+    with _locked(folder / (path.name + ".lock")):
+        if not retrain:  # another process may have trained it while we waited
+            model = _load_cached(path, seed)
+            if model is not None:
+                return model, data
+        model = train_digits_vit(data, seed=seed, epochs=epochs)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        torch.save({"state_dict": model.state_dict(), "info": model.vitsim_train_info,
+                    "recipe": recipe(seed, epochs=epochs)}, tmp)
+        os.replace(tmp, path)  # readers see the old file or the whole new one
     return model, data
+
+
+@contextlib.contextmanager
+def _locked(lock_path: Path):
+    """Exclusive ``fcntl`` lock on ``lock_path`` (no-op where fcntl is missing)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    with open(lock_path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _load_cached(path: Path, seed: int):
+    if not path.exists():
+        return None
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        model = build_digits_vit(seed)
+        model.load_state_dict(blob["state_dict"])
+        model.vitsim_train_info = dict(blob["info"])
+        model.eval()
+        log.debug("digits ViT loaded from %s", path)
+        return model
+    except Exception as err:  # a stale or truncated file: train again
+        log.warning("ignoring unreadable cache %s (%s); retraining", path, err)
+        return None

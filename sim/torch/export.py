@@ -208,7 +208,7 @@ def _layers(blocks, recs):
     return layers, batch
 
 
-def export_trace(model, example_input, name: str | None = None) -> Trace:
+def export_trace(model, example_input, name: str | None = None, device=None) -> Trace:
     """Run ``model`` once on ``example_input`` and return the :class:`Trace` of what ran.
 
     Parameters
@@ -221,12 +221,17 @@ def export_trace(model, example_input, name: str | None = None) -> Trace:
         Images ``(batch, channels, height, width)``; the trace's batch is ``batch``.
     name : str, optional
         Model and trace name (default: see :func:`model_spec`).
+    device : str, optional
+        Run there (the model is moved; default: the model's device; the input follows).
 
     Returns
     -------
     Trace
         Validated trace; tokens count prefix (CLS) tokens.
     """
+    from sim.torch.device import model_device
+
+    dev = model_device(model, device)
     spec = model_spec(model, name)
     blocks = model.blocks
     rec = _Recorder(blocks)
@@ -234,7 +239,7 @@ def export_trace(model, example_input, name: str | None = None) -> Trace:
     try:
         model.eval()
         with torch.no_grad():
-            model(example_input)
+            model(example_input.to(dev))
         layers, batch = _layers(blocks, rec.rec)
     finally:
         rec.remove()
@@ -244,7 +249,8 @@ def export_trace(model, example_input, name: str | None = None) -> Trace:
     return validate_trace(Trace(spec, batch, tuple(layers), spec.name))
 
 
-def export_traceset(model, inputs, batch: int = 1, name: str | None = None) -> TraceSet:
+def export_traceset(model, inputs, batch: int = 1, name: str | None = None,
+                    device=None) -> TraceSet:
     """Trace each input on its own and group inputs that took the same path.
 
     For models whose path depends on the input (e.g. a router that skips attentions).
@@ -265,8 +271,11 @@ def export_traceset(model, inputs, batch: int = 1, name: str | None = None) -> T
     TraceSet
         One trace per distinct path; weight = fraction of inputs that took it.
     """
+    from sim.torch.device import model_device
+
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise TraceError(f"export_traceset: batch must be an integer >= 1, not {batch!r}")
+    dev = model_device(model, device)
     spec = model_spec(model, name)
     blocks = model.blocks
     rec = _Recorder(blocks)
@@ -276,7 +285,7 @@ def export_traceset(model, inputs, batch: int = 1, name: str | None = None) -> T
         model.eval()
         with torch.no_grad():
             for x in inputs:
-                x = x if x.dim() == 4 else x.unsqueeze(0)
+                x = (x if x.dim() == 4 else x.unsqueeze(0)).to(dev)
                 if x.shape[0] != 1:
                     raise TraceError("export_traceset: each input must be one image, got a "
                                      f"batch of {x.shape[0]}")

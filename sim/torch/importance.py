@@ -15,11 +15,18 @@ the *trajectory* after the masked unit counts (Khaki & Plataniotis, ICLR 2024, "
   ``C = f'^T f`` in float64 -- equal to the Gram form, cheaper when d < rows.
 * KD: ``T^2 * KL(softmax(z) || softmax(z'))`` summed over the batch, clamped >= 0; like
   the released code the logits are not divided by T unless ``soften_logits``.
-* Combination: ``balance=True`` (the released code's magnitude balancing) scales KD by
-  ``s = 10^trunc(log10(sum MD / (lambda * sum KD)))`` over all units so that MD is about
-  lambda times the KD term, and ``I = MD + s * KD``; ``balance=False`` uses the paper's
-  ``I = MD + lambda * KD``.  The raw MD and KD arrays are kept, so other combinations need
-  no new forward passes.
+* Combination, ``I = MD + s * KD``:
+
+  - ``balance="unit"`` (default; the released code's per-unit magnitude balancing): units
+    are visited in order (heads layer by layer, then neurons, each with its own history);
+    when a unit's MD exceeds its KD, ``s = 10^trunc(log10(MD / KD) - log10(lambda))`` and
+    ``s`` joins the history; otherwise (or when a term is 0) ``s`` is the mean of the
+    history so far (1 when empty).
+  - ``balance="global"`` (``True``): one ``s = 10^trunc(log10(sum MD / (lambda sum KD)))``
+    over all units.
+  - ``balance=False``: the paper's ``s = lambda``.
+
+  The raw MD and KD arrays are kept, so other combinations need no new forward passes.
 
 Masking is gradient-free and batched: block i's input is computed once, repeated for
 ``chunk`` masked copies along the batch dimension, and a forward pre-hook multiplies the
@@ -46,6 +53,15 @@ import torch
 import torch.nn.functional as F
 
 from sim.errors import ConfigError
+from sim.torch.balance import combine, unit_scales  # noqa: F401 - re-exported
+from sim.torch.device import (
+    acc_dtype,
+    autocast,
+    log_cost,
+    model_device,
+    time_pass,
+    to_numpy,
+)
 
 __all__ = ["ImportanceOptions", "Importance", "trajectory_importance", "combine",
            "prune_model", "default_cache_dir", "weights_hash", "forward_embeddings",
@@ -74,9 +90,9 @@ class ImportanceOptions:
         stream between blocks.
     aggregate : {"mean", "sum"}
         Reduction of the squared Gram difference.
-    balance : bool
-        Power-of-ten magnitude balancing of KD against MD (released code) instead of
-        ``MD + lambda * KD``.
+    balance : {"unit", "global", False}
+        Power-of-ten magnitude balancing of KD against MD per unit (released code), once
+        over all units (``"global"`` or ``True``), or none (``MD + lambda * KD``).
     soften_logits : bool
         Divide logits by T inside the softmax (textbook KD; the released code does not).
     seed : int
@@ -90,7 +106,7 @@ class ImportanceOptions:
     gram_rows: int = 768
     embeddings: str = "norm"
     aggregate: str = "mean"
-    balance: bool = True
+    balance: object = "unit"
     soften_logits: bool = False
     seed: int = 0
     chunk: int = 32
@@ -107,6 +123,8 @@ class ImportanceOptions:
             p.append(f"embeddings must be 'norm' or 'residual', not {self.embeddings!r}")
         if self.aggregate not in ("mean", "sum"):
             p.append(f"aggregate must be 'mean' or 'sum', not {self.aggregate!r}")
+        if self.balance not in ("unit", "global", True, False):
+            p.append(f"balance must be 'unit', 'global' or False, not {self.balance!r}")
         if not isinstance(self.chunk, int) or self.chunk < 1:
             p.append(f"chunk must be an integer >= 1, not {self.chunk!r}")
         if p:
@@ -119,7 +137,8 @@ class Importance:
     """Importance tables (higher = more important) and the raw terms behind them.
 
     ``heads`` (L, H) and ``neurons`` (L, M) are the combined scores; ``md_*``/``kd_*``
-    the raw trajectory MD and KD terms; ``kd_scale`` the factor applied to KD.
+    the raw trajectory MD and KD terms; ``kd_scale`` the factor applied to KD (the mean
+    factor for ``balance="unit"``).
     """
 
     heads: np.ndarray
@@ -196,7 +215,7 @@ def forward_embeddings(model, inputs, embeddings: str = "norm"):
 def _rows(feat, idx):
     """Normalised token features, flattened over (batch, tokens), rows ``idx``: (..., S, d)."""
     f = F.normalize(feat, dim=-1)
-    return f.reshape(*f.shape[:-3], -1, f.shape[-1])[..., idx, :].double()
+    return f.reshape(*f.shape[:-3], -1, f.shape[-1])[..., idx, :].to(acc_dtype(f.device))
 
 
 def md_loss(f_masked, f_teacher, aggregate="mean"):
@@ -212,7 +231,8 @@ def kd_loss(logits_masked, logits_teacher, temperature=4.0, soften=False):
     t = temperature
     zs, zt = (logits_masked / t, logits_teacher / t) if soften else (logits_masked,
                                                                      logits_teacher)
-    ls, lt = F.log_softmax(zs.double(), -1), F.log_softmax(zt.double(), -1)
+    dt = acc_dtype(zs.device)
+    ls, lt = F.log_softmax(zs.to(dt), -1), F.log_softmax(zt.to(dt), -1)
     kl = (lt.exp() * (lt - ls)).sum((-1, -2)) * t * t
     return kl.clamp(min=0)
 
@@ -234,7 +254,8 @@ class _Masker:
 
 
 @torch.no_grad()
-def _score_layer(model, layer, kind, stream, teacher, logits_t, idx, opts):
+def _score_layer(model, layer, kind, stream, teacher, logits_t, idx, opts, amp=False,
+                 bar=None):
     """MD and KD of every unit of ``kind`` ("heads"/"neurons") in block ``layer``."""
     blk = model.blocks[layer]
     L = len(model.blocks)
@@ -249,22 +270,28 @@ def _score_layer(model, layer, kind, stream, teacher, logits_t, idx, opts):
     hook = _Masker(module, opts.chunk, n_units, group)
     try:
         for start in range(0, n_units, opts.chunk):
-            units = torch.arange(start, min(start + opts.chunk, n_units))
+            dev = x_in.device
+            units = torch.arange(start, min(start + opts.chunk, n_units), device=dev)
             u = len(units)
-            mask = torch.ones(u, n_units, dtype=x_in.dtype)
-            mask[torch.arange(u), units] = 0
+            mask = torch.ones(u, n_units, dtype=x_in.dtype, device=dev)
+            mask[torch.arange(u, device=dev), units] = 0
             hook.mask = mask
-            y = blk(x_in.repeat(u, 1, 1))
-            total = torch.zeros(u, dtype=torch.float64)
+            with autocast(dev, amp):
+                y = blk(x_in.repeat(u, 1, 1))
+            total = torch.zeros(u, dtype=acc_dtype(dev), device=dev)
             for z in range(layer + 1, L + 1):
                 f = _emb(model, z, y, opts.embeddings).reshape(u, B, *y.shape[1:])
                 total += _md_fast(_rows(f, idx), teacher[z], opts.aggregate)
                 if z < L:
-                    y = model.blocks[z](y)
-            logits = model.forward_head(model.norm(y)).reshape(u, B, -1)
-            md[start:start + u] = total.numpy()
-            kd[start:start + u] = kd_loss(logits, logits_t, opts.temperature,
-                                          opts.soften_logits).numpy()
+                    with autocast(dev, amp):
+                        y = model.blocks[z](y)
+            with autocast(dev, amp):
+                logits = model.forward_head(model.norm(y)).reshape(u, B, -1)
+            md[start:start + u] = to_numpy(total)
+            kd[start:start + u] = to_numpy(kd_loss(logits, logits_t, opts.temperature,
+                                                   opts.soften_logits))
+            if bar is not None:
+                bar.update(u)
     finally:
         hook.handle.remove()
     return md, kd
@@ -284,20 +311,6 @@ def _md_fast(fs, teacher, aggregate):
     return out if aggregate == "sum" else out / (s * s)
 
 
-def combine(md_h, kd_h, md_n, kd_n, opts: ImportanceOptions):
-    """Combined scores ``(heads, neurons, kd_scale)`` from the raw terms."""
-    if opts.balance:
-        md_sum = float(md_h.sum() + md_n.sum())
-        kd_sum = float(kd_h.sum() + kd_n.sum())
-        if md_sum > 0 and kd_sum > 0 and opts.lam > 0:
-            scale = 10.0 ** int(np.log10(md_sum / (opts.lam * kd_sum)))
-        else:
-            scale = 1.0
-    else:
-        scale = opts.lam
-    return md_h + scale * kd_h, md_n + scale * kd_n, scale
-
-
 def _cache_key(model, inputs, opts):
     h = hashlib.sha256()
     h.update(weights_hash(model).encode())
@@ -312,20 +325,29 @@ def _cache_key(model, inputs, opts):
 
 def trajectory_importance(model, inputs, options: ImportanceOptions | None = None, *,
                           cache_dir=None, use_cache: bool = True,
-                          progress=None) -> Importance:
+                          progress=None, device=None, amp: bool = False,
+                          show_progress=None) -> Importance:
     """Trajectory importance of every head and MLP neuron of a timm ViT.
 
     Parameters
     ----------
     model : timm VisionTransformer
         Used in eval mode; not modified (hooks are removed afterwards).
-    inputs : Tensor (B, C, H, W)
-        One calibration batch.
+    inputs : Tensor (B, C, H, W), (images, labels) pair or iterable of such batches
+        The calibration images (one batch; an iterable is concatenated).
     options : ImportanceOptions
     cache_dir : path, optional
         Where to cache (default :func:`default_cache_dir`); ``use_cache=False`` disables.
     progress : callable, optional
         ``progress(done_layers, total_layers)`` after each block's units are scored.
+    device : str or torch.device, optional
+        Where to run (``"cpu"``, ``"cuda"``, ``"mps"``); the model is moved there and every
+        tensor stays there.  Default: the model's device.
+    amp : bool
+        Autocast the block forwards (bfloat16 on the CPU, float16 elsewhere); the MD/KD
+        reductions stay in float64 (float32 on MPS, which has no float64).
+    show_progress : bool, optional
+        tqdm bar over the units with an ETA (default: when stderr is a terminal).
 
     Returns
     -------
@@ -333,6 +355,12 @@ def trajectory_importance(model, inputs, options: ImportanceOptions | None = Non
     """
     opts = (options or ImportanceOptions()).validate()
     _check_model(model)
+    dev = model_device(model, device)
+    if not isinstance(inputs, torch.Tensor):
+        from sim.torch.data import take
+
+        inputs = take(inputs, None, dev)[0]
+    inputs = inputs.to(dev)
     was_training = model.training
     model.eval()
     try:
@@ -343,7 +371,7 @@ def trajectory_importance(model, inputs, options: ImportanceOptions | None = Non
                 raw = {k: z[k] for k in ("md_heads", "kd_heads", "md_neurons", "kd_neurons")}
             log.info("optin importance: cache hit %s", path)
             return _result(raw, opts, key, True)
-        raw = _compute(model, inputs, opts, progress)
+        raw = _compute(model, inputs, opts, progress, amp, show_progress)
         if use_cache:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp.npz")
@@ -361,13 +389,32 @@ def _result(raw, opts, key, cached):
                       raw["kd_neurons"], scale, opts, key, cached)
 
 
-def _compute(model, inputs, opts, progress):
-    stream, feats, logits_t = forward_embeddings(model, inputs, opts.embeddings)
+def _compute(model, inputs, opts, progress, amp=False, show_progress=None):
+    from sim.torch.device import progress as bar_of
+
+    dev = inputs.device
+    with autocast(dev, amp):
+        stream, feats, logits_t = forward_embeddings(model, inputs, opts.embeddings)
+    stream = [s.float() for s in stream]
+    feats = [None] + [f.float() for f in feats[1:]]
+    logits_t = logits_t.float()
     B, N, _ = stream[0].shape
     rows = min(opts.gram_rows, B * N)
     gen = torch.Generator().manual_seed(opts.seed)
-    idx = torch.randperm(B * N, generator=gen)[:rows]
+    idx = torch.randperm(B * N, generator=gen)[:rows].to(dev)
     L = len(model.blocks)
+    units = sum(b.attn.num_heads + b.mlp.fc2.in_features for b in model.blocks)
+
+    def one_pass():  # masked copies of block 0 through the whole trajectory
+        with torch.no_grad(), autocast(dev, amp):
+            y = stream[0][:B].repeat(min(opts.chunk, units), 1, 1)
+            for b in model.blocks:
+                y = b(y)
+    per_copy = time_pass(one_pass, 1) / min(opts.chunk, units)  # s, all L blocks
+    # a unit of block i runs blocks i..L-1: on average (L + 1) / (2 L) of the full depth
+    log_cost("optin importance", units, B, per_copy * (L + 1) / (2 * L), B)
+    bar = bar_of(range(units), total=units, desc="optin units", enable=show_progress)
+    bar = bar if hasattr(bar, "update") else None
     teacher = [None]
     for z in range(1, L + 1):
         ft = _rows(feats[z], idx)
@@ -375,12 +422,15 @@ def _compute(model, inputs, opts, progress):
     out = {"md_heads": [], "kd_heads": [], "md_neurons": [], "kd_neurons": []}
     for layer in range(L):
         for kind in ("heads", "neurons"):
-            md, kd = _score_layer(model, layer, kind, stream, teacher, logits_t, idx, opts)
+            md, kd = _score_layer(model, layer, kind, stream, teacher, logits_t, idx, opts,
+                                  amp, bar)
             out[f"md_{kind}"].append(md)
             out[f"kd_{kind}"].append(kd)
         log.info("optin importance: block %d/%d scored", layer + 1, L)
         if progress is not None:
             progress(layer + 1, L)
+    if bar is not None:
+        bar.close()
     return {k: np.stack(v) for k, v in out.items()}
 
 

@@ -123,10 +123,10 @@ def export_model(spec: str, *, batch: int = 1, image_size: int | None = None,
     import torch
 
     from sim.torch import capture
-    from sim.torch.sources import build_model, example_input, split_model
+    from sim.torch.sources import build_model, example_input, parse_name
     from sim.workload.edit import full_trace
 
-    ns = split_model(spec)[0]
+    ns = parse_name(spec)[0]
     torch.manual_seed(seed)
     if apply and ns == "hf":
         raise TraceError(f"--apply needs a timm-style ViT; {spec!r} is a HuggingFace model")

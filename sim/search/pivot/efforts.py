@@ -18,6 +18,10 @@ File format (YAML or JSON, ``schema_version: 1``)::
         trace: traces/full.yaml            # or a trace file of what ran
         entropy: [0.0011, 0.0002, ...]     # inline arrays are fine for small N
         correct: [1, 0, ...]
+      - name: narrow
+        skip: [1, 3]
+        dims: {embed_dim: 192, mlp_ratio: 2, depth: 10}  # ViT dimensions as trace edits;
+        data: narrow.npz                   # entropy/correctness OF THAT MODEL
 
 Rules (all checked, every problem reported at once): exactly one of ``trace`` / ``skip``
 per effort (``skip`` needs ``base``); exactly one of ``data`` / (``entropy`` + ``correct``);
@@ -46,7 +50,7 @@ __all__ = ["Effort", "load_efforts", "save_efforts", "make_effort", "SCHEMA_VERS
 
 SCHEMA_VERSION = 1
 _TOP_KEYS = {"schema_version", "base", "efforts", "description"}
-_EFFORT_KEYS = {"name", "trace", "skip", "data", "entropy", "correct", "description"}
+_EFFORT_KEYS = {"name", "trace", "skip", "data", "entropy", "correct", "description", "dims"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -216,6 +220,19 @@ def _effort(raw, pos, base, root, problems):
         problems.append(f"{key}.skip: needs a top-level 'base' (trace file or model name)")
     else:
         trace = _skip_trace(base, raw["skip"], f"{key}.skip", problems)
+    if trace is not None and "dims" in raw:
+        from sim.search.pivot.dims import DIM_KEYS, vit_dims
+
+        dims = raw["dims"]
+        if not isinstance(dims, dict) or set(dims) - set(DIM_KEYS):
+            problems.add(f"{key}.dims", dims, f"a mapping with keys among {list(DIM_KEYS)}")
+            trace = None
+        else:
+            try:
+                trace = vit_dims(trace, **dims)
+            except VitsimError as exc:
+                problems.append(f"{key}.dims: {exc}")
+                trace = None
     has_data = "data" in raw
     has_arrays = ("entropy" in raw, "correct" in raw)
     entropy = correct = None

@@ -37,11 +37,13 @@ import pandas as pd
 from sim.config import as_arch
 from sim.errors import ConfigError, VitsimError
 from sim.search.pareto import pareto_front
+from sim.search.pivot.cascade3 import _grid, _rows3, cascade3_curve
 from sim.search.sweep import Space, sweep
 from sim.torch.cka import class_mean_entropy
 
 __all__ = [
-    "class_mean_entropy", "cascade_curve", "effort_costs", "search_cascades",
+    "class_mean_entropy", "cascade_curve", "cascade3_curve", "effort_costs",
+    "search_cascades",
     "pivot_search", "accuracy_edp_front", "PivotResult", "OBJECTIVES",
 ]
 # class_mean_entropy (numpy) lives with the effort outputs in sim.torch.cka; re-exported.
@@ -264,7 +266,8 @@ def _check_args(efforts, lec, acc_drop, objective, baseline, max_thresholds):
 
 def search_cascades(efforts, costs: pd.DataFrame, *, lec: float, acc_drop: float = 0.01,
                     objective: str = "expected", baseline: str | None = None,
-                    thresholds=None, max_thresholds: int | None = 256) -> PivotResult:
+                    thresholds=None, max_thresholds: int | None = 256,
+                    max_efforts: int = 2, thresholds3: int = 24) -> PivotResult:
     """Phase 2 over a precomputed cost table (see :func:`effort_costs`).
 
     Parameters
@@ -287,8 +290,16 @@ def search_cascades(efforts, costs: pd.DataFrame, *, lec: float, acc_drop: float
         With exact thresholds, keep at most this many evenly spaced ones per pair in the
         table, plus the LEC boundary and the pair's best feasible one (so the optimum is
         still exact).  None keeps all.
+    max_efforts : {2, 3}
+        Longest cascade: 3 adds low -> mid -> high cascades (``mid``, ``threshold2`` and
+        ``f_mid`` columns; cost cumulative: an input reaching the high effort pays all
+        three).
+    thresholds3 : int
+        Thresholds per effort in a three-effort cascade (quantiles of its entropies).
     """
     _check_args(efforts, lec, acc_drop, objective, baseline, max_thresholds)
+    if max_efforts not in (2, 3):
+        raise ConfigError(f"max_efforts = {max_efforts!r}; must be 2 or 3")
     by_name = {e.name: e for e in efforts}
     if baseline is None:
         baseline = max(efforts, key=lambda e: (e.kept, -efforts.index(e))).name
@@ -356,7 +367,26 @@ def search_cascades(efforts, costs: pd.DataFrame, *, lec: float, acc_drop: float
                 e_tab[lo.name].to_numpy(), d_tab[lo.name].to_numpy(),
                 e_tab[hi.name].to_numpy(), d_tab[hi.name].to_numpy())
 
+    if max_efforts == 3:
+        for lo in efforts:
+            for mi in efforts:
+                for hi in efforts:
+                    if not lo.kept < mi.kept < hi.kept:
+                        continue
+                    curve = cascade3_curve(lo.entropy, lo.correct, mi.entropy, mi.correct,
+                                           hi.correct, _grid(lo.entropy, thresholds3),
+                                           _grid(mi.entropy, thresholds3))
+                    curve = curve[(curve["n_low"] < n) & (curve["n_mid"] > 0)
+                                  & (curve["f_high"] > 0)]
+                    if curve.empty:
+                        continue
+                    frames.append(_rows3(objective, lo.name, mi.name, hi.name, by_name,
+                                         curve, pid, e_tab, d_tab))
+
     df = pd.concat(frames, ignore_index=True)
+    if "mid" not in df:
+        df["mid"] = ""
+    df["mid"] = df["mid"].fillna("")
     df = pts.merge(df, on="point_id", how="right", sort=False)
     point_base = base_edp[np.searchsorted(pid, df["point_id"].to_numpy())]
     df["edp_ratio"] = point_base / df["edp_per_inference_js"]
@@ -378,7 +408,10 @@ def search_cascades(efforts, costs: pd.DataFrame, *, lec: float, acc_drop: float
                 "accuracy_floor": floor, "n_inputs": n, "min_low_inputs": need_low,
                 "min_correct_inputs": need_correct, "n_arch_points": int(len(pid)),
                 "efforts": {e.name: {"kept": e.kept, "skipped": list(e.skipped),
-                                     "accuracy": e.accuracy} for e in efforts}}
+                                     "accuracy": e.accuracy, "depth": e.trace.model.depth,
+                                     "embed_dim": e.trace.model.embed_dim,
+                                     "mlp_ratio": e.trace.model.mlp_hidden
+                                     / e.trace.model.embed_dim} for e in efforts}}
     return PivotResult(df, front.reset_index(drop=True), chosen, base_rows, costs, settings)
 
 
@@ -386,7 +419,8 @@ def pivot_search(arch, efforts, *, lec: float, acc_drop: float = 0.01, space=Non
                  n_random: int | None = None, seed: int = 0, objective: str = "expected",
                  mode: str = "cycle", baseline: str | None = None, thresholds=None,
                  max_thresholds: int | None = 256, evaluate=None,
-                 executor="inline", workers: int | None = None) -> PivotResult:
+                 executor="inline", workers: int | None = None,
+                 max_efforts: int = 2) -> PivotResult:
     """PIVOT Phase 2: effort costs on every arch point, then :func:`search_cascades`.
 
     ``space`` is a :class:`~sim.search.sweep.space.Space` or a dict of dotted arch keys to
@@ -399,7 +433,8 @@ def pivot_search(arch, efforts, *, lec: float, acc_drop: float = 0.01, space=Non
                          evaluate=evaluate, executor=executor, workers=workers)
     res = search_cascades(efforts, costs, lec=lec, acc_drop=acc_drop, objective=objective,
                           baseline=baseline, thresholds=thresholds,
-                          max_thresholds=max_thresholds)
-    res.settings.update(mode=mode, seed=seed, arch=str(getattr(arch, "name", arch)),
+                          max_thresholds=max_thresholds, max_efforts=max_efforts)
+    res.settings.update(max_efforts=max_efforts, mode=mode, seed=seed,
+                        arch=str(getattr(arch, "name", arch)),
                         dropped_points=costs.attrs.get("dropped", []))
     return res
