@@ -76,18 +76,24 @@ def _cell(df, method, what):
     return f"**{text}**" if row["slower"] else text
 
 
+def comparison(name: str, batch: int):
+    """POMT vs Top-K vs ToMe on DeiT-S at matched budgets (the README/docs table rows):
+    ``(baseline ms, compare() DataFrame)``."""
+    arch = sim.load_arch(name)
+    trace = sim.model_trace("deit_s", batch=batch)
+    s = choose(latency_curve(arch, trace))  # the illustrative DeiT-S table, as documented
+    light = mean_tokens(sim.tome_trace(trace, 1))
+    df = compare(arch, trace, tokens_keep=s.tokens_keep, budgets={"light": light})
+    return df[df["method"] == "none"]["latency_s"].iloc[0] * 1e3, df
+
+
 def table(archs, batches) -> None:
     print("| arch | batch | budget (mean tokens/block) | no pruning (ms) | POMT | Top-K (EViT) "
           "| ToMe | EDP POMT | EDP Top-K | EDP ToMe |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name in archs:
-        arch = sim.load_arch(name)
         for batch in batches:
-            trace = sim.model_trace("deit_s", batch=batch)
-            s = choose(latency_curve(arch, trace))
-            light = mean_tokens(sim.tome_trace(trace, 1))
-            df = compare(arch, trace, tokens_keep=s.tokens_keep, budgets={"light": light})
-            base_ms = df[df["method"] == "none"]["latency_s"].iloc[0] * 1e3
+            base_ms, df = comparison(name, batch)
             for label, part in df.groupby("budget", sort=False):
                 tag = "POMT's choice" if label == "pomt" else "light (ToMe r=1)"
                 print(f"| {name} | {batch} | {tag}: {part['target_tokens'].iloc[0]:.1f} | "
