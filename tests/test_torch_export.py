@@ -14,7 +14,7 @@ from timm.models.vision_transformer import VisionTransformer  # noqa: E402
 
 import sim.workload as W  # noqa: E402
 from sim.cli.export_cmd import add_export_parser, parse_apply  # noqa: E402
-from sim.errors import TraceError  # noqa: E402
+from sim.errors import TraceError, VitsimError  # noqa: E402
 from sim.torch import transforms as T  # noqa: E402
 from sim.torch.export import export_trace, export_traceset, model_spec  # noqa: E402
 from sim.workload import (  # noqa: E402
@@ -224,5 +224,5 @@ def test_cli_main_registers_export(tmp_path, monkeypatch, capsys):
 
 
 def test_cli_unknown_model(tmp_path):
-    with pytest.raises(TraceError, match="unknown timm model"):
+    with pytest.raises(VitsimError, match="unknown timm model"):
         _cli(["export", "--model", "deit_nonexistent", "--out", str(tmp_path / "x.yaml")])

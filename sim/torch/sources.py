@@ -217,7 +217,7 @@ def load_model(name, *, pretrained=False, checkpoint=None, random_init=False,
         else:
             model = build_model(name, image_size=image_size, overrides=hf_config)[0]
             weights = ("random-init" if checkpoint is None
-                       else _load_checkpoint(model, checkpoint, name))
+                       else _load_checkpoint(model, checkpoint, rest))
     model.eval()
     model.to(dev)
     return model, {"source": ns, "name": rest or "digits", "weights": weights}
