@@ -12,7 +12,6 @@ DeiT-B at batch 1 in under 10 s.  Random weights (no download); needs ``vitsim[t
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -20,20 +19,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
-from _util import fmt_s  # noqa: E402
+from _util import fmt_s, median_time  # noqa: E402
 
 from sim.torch import capture  # noqa: E402
 from sim.torch.sources import build_model, example_input  # noqa: E402
-
-
-def _median(fn, repeats):
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def main(argv=None):
@@ -49,13 +38,15 @@ def main(argv=None):
     build_s = time.perf_counter() - t0
     x = example_input(args.model, size, args.batch, model=model)
     trace = capture(model, x, name=name)
-    cap_s = _median(lambda: capture(model, x, name=name), args.repeats)
+    capture(model, x, name=name)  # warm-up
+    cap_s = median_time(lambda: capture(model, x, name=name), args.repeats)
 
     def forward():
         with torch.no_grad():
             model(**x) if isinstance(x, dict) else model(x)
 
-    fwd_s = _median(forward, args.repeats)
+    forward()  # warm-up
+    fwd_s = median_time(forward, args.repeats)
     print(f"{name}, batch {args.batch}, {size} px, torch threads {torch.get_num_threads()}")
     print(f"  build model        {fmt_s(build_s)}")
     print(f"  capture (median)   {fmt_s(cap_s)}   target < 10 s")

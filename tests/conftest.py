@@ -28,6 +28,20 @@ def need(module: str):
         pytest.skip(f"{module} is not installed (pip install -e '.[dev,torch,dask]')")
 
 
+def same_value(expected, got) -> bool:
+    """A batched-evaluator cell equals simulate()'s value: strings, booleans and None
+    equal, integers exact (``pd.NA`` never), floats to 1e-12 relative."""
+    import math
+
+    import pandas as pd
+
+    if isinstance(expected, (str, bool)) or expected is None:
+        return got == expected
+    if isinstance(expected, int):
+        return got is not pd.NA and int(got) == expected
+    return math.isclose(float(got), expected, rel_tol=1e-12)
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)

@@ -7,11 +7,9 @@ with their message.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
-import pandas as pd
 import pytest
+from conftest import same_value
 
 import sim
 from sim.errors import ConfigError, VitsimError
@@ -30,12 +28,6 @@ def _slow_trace(trace, p):
     return trace
 
 
-def _same(expected, got):
-    if isinstance(expected, (str, bool)) or expected is None:
-        return got == expected
-    if isinstance(expected, int):
-        return got is not pd.NA and int(got) == expected
-    return math.isclose(float(got), expected, rel_tol=1e-12)
 
 
 def _check(arch, trace, pts, mode):
@@ -53,7 +45,7 @@ def _check(arch, trace, pts, mode):
             assert not row["feasible"] and row["reason"] == str(exc), (i, str(exc))
             continue
         assert row["feasible"], (i, row["reason"])
-        bad = [(k, v, row[k]) for k, v in want.items() if not _same(v, row[k])]
+        bad = [(k, v, row[k]) for k, v in want.items() if not same_value(v, row[k])]
         assert not bad, (i, p, bad[:4])
         ok += 1
     return ok

@@ -13,6 +13,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import same_value
 
 import sim
 from sim.engine.memory import MAX_WALK_FOLDS, fold_refusals, memory_for_points, memory_params
@@ -26,12 +27,6 @@ def _point(pts, i):
     return {k: (v[i].item() if hasattr(v[i], "item") else v[i]) for k, v in pts.items()}
 
 
-def _same(expected, got):
-    if isinstance(expected, (str, bool)) or expected is None:
-        return got == expected
-    if isinstance(expected, int):
-        return got is not pd.NA and int(got) == expected
-    return math.isclose(float(got), expected, rel_tol=1e-12)
 
 
 def check_outcomes(arch, trace, pts, mode):
@@ -50,7 +45,7 @@ def check_outcomes(arch, trace, pts, mode):
             outcomes.append(type(exc).__name__)
             continue
         assert row["feasible"], (i, row["reason"])
-        bad = [(k, v, row[k]) for k, v in summary.items() if not _same(v, row[k])]
+        bad = [(k, v, row[k]) for k, v in summary.items() if not same_value(v, row[k])]
         assert not bad, (i, bad[:5])
         outcomes.append("ok")
     return outcomes
