@@ -40,6 +40,9 @@ def simulate(arch, trace, *, mode: str = "cycle", trace_dir=None,
     -------
     Report
     """
+    if trace_dir is not None and Path(trace_dir).exists() and not Path(trace_dir).is_dir():
+        raise ConfigError(f"trace_dir = {str(trace_dir)[:200]!r}; must be a folder (it is "
+                          "a file)")
     design = resolve_design(as_arch(arch))
     trace = as_trace(trace)
     ops = lower(trace)

@@ -841,3 +841,66 @@ def test_long_layers_list_refused_fast(tmp_path):
     t0 = time.perf_counter()
     refused(["check", path], "60000 entries; must be one per block")
     assert time.perf_counter() - t0 < 5.0
+
+
+# -- 6. the second hostile pass (a fresh-eyes probe of 0.2.0) --------------------------------
+
+SECOND_PASS = {
+    "gemm-underscore-int": (["gemm", "--arch", "zcu102", "--m", "4_0", "--n", "4", "--k", "4"],
+                            "must be an integer"),
+    "gemm-non-ascii-digit": (["gemm", "--arch", "zcu102", "--m", "\u0664", "--n", "4", "--k",
+                              "4"], "must be an integer"),
+    "trace-dir-is-a-file": (RUN + ["--trace-dir", str(REPO / "pyproject.toml")],
+                            "must be a folder"),
+    "export-out-is-a-dir": (["export", "--model", "deit_tiny_patch16_224", "--out",
+                             str(REPO / "docs")], "Is a directory"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SECOND_PASS))
+def test_second_pass_refusals(case):
+    argv, needle = SECOND_PASS[case]
+    refused(argv, needle)
+
+
+def test_exponent_floats_are_floats_in_set_and_files():
+    rc, out, err = cli("gemm", "--arch", "zcu102", "--set", "dram.bandwidth_gbps=1e-6", "--m",
+                       "4", "--n", "4", "--k", "4", "--json")
+    assert rc == 0, err
+    from sim.config.validate import parse_text
+
+    assert parse_text("a: 1e2\nb: 1e-6\n", False, ValueError, "x") == {"a": 100.0, "b": 1e-6}
+
+
+def test_scalesim_binary_cfg_and_huge_layer(tmp_path):
+    cfg = tmp_path / "bin.cfg"
+    cfg.write_bytes(bytes(range(256)) * 16)
+    refused(["scalesim", "-c", cfg, "-t", REPO / "examples/data/deit_t_layer.csv", "-i", "gemm",
+             "-p", tmp_path / "out"], "not UTF-8")
+    topo = tmp_path / "huge.csv"
+    topo.write_text("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, "
+                    "Channels, Num Filter, Strides,\nhuge, 100000, 100000, 3, 3, 512, 512, 1,\n")
+    refused(["scalesim", "-c", REPO / "examples/data/scale.cfg", "-l",
+             REPO / "examples/data/layout.csv", "-t", topo, "-p", tmp_path / "out"],
+            "demand rows", max_s=5)
+
+
+def test_plot_sweep_same_x_and_y(tmp_path):
+    csv = tmp_path / "s.csv"
+    rc, _, err = cli("sweep", "--arch", "zcu102", "--trace", "deit_t", "--mode", "analytic",
+                     "--workers", "1", "--grid", "array.rows=8,16", "--out", csv)
+    assert rc == 0, err
+    refused(["plot", "sweep", csv, "--x", "array.rows", "--y", "array.rows", "--z",
+             "latency_s", "--out", tmp_path / "p.png"], "two different columns")
+
+
+def test_a_trace_given_twice_is_refused(tmp_path):
+    refused(["sweep", "--arch", "zcu102", "--trace", "deit_t", "--trace", "deit_t", "--mode",
+             "analytic", "--workers", "1", "--grid", "array.rows=8", "--out",
+             tmp_path / "t.csv"], "given twice")
+
+
+def test_per_point_sweeps_are_bounded_in_memory(tmp_path):
+    refused(["sweep", "--arch", "zcu102", "--trace", "deit_t", "--mode", "analytic",
+             "--random", "200000", "--range", "clock_mhz=100:300", "--out",
+             tmp_path / "big.csv"], "write Parquet", max_s=10)

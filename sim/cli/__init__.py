@@ -100,6 +100,8 @@ def main(argv=None) -> int:
         if args.debug:
             raise
         msg = " ".join(str(exc).split())
+        if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+            msg = f"{exc.filename}: {exc.strerror}"  # not Python's "[Errno 21] ..."
         sys.stderr.write(f"vitsim: error: {msg}\n")
         return 2
     except KeyboardInterrupt:

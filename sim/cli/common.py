@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 
 from sim.config import as_arch, parse_override
@@ -25,10 +26,9 @@ def _arg_error(text, must):
 
 def int64(text: str) -> int:
     """An ``int`` flag value that fits int64 (no bigger count is meaningful)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise _arg_error(text, "an integer") from None
+    if not re.fullmatch(r"[+-]?[0-9]+", text.strip()):  # no 4_0, no non-ASCII digits
+        raise _arg_error(text, "an integer")
+    value = int(text)
     if not -(1 << 63) <= value < (1 << 63):
         raise _arg_error(text, "an integer below 2^63")
     return value

@@ -61,6 +61,8 @@ def _plot(args) -> int:
         missing = [f"--{a}" for a in ("x", "y", "z") if not getattr(args, a)]
         if missing:
             raise ConfigError(f"a heatmap needs {', '.join(missing)} (or use --pareto X,Y)")
+        if args.x == args.y:
+            raise ConfigError(f"--x = --y = {args.x!r}; must be two different columns")
         _numeric_columns(df, [args.x, args.y], "--x/--y", numeric=False)
         _numeric_columns(df, [args.z], "--z")
         fig = heatmap(df, args.x, args.y, args.z, agg=args.agg)

@@ -24,6 +24,7 @@ import dataclasses
 import functools
 import json
 import math
+import re
 import types
 import typing
 from pathlib import Path
@@ -54,7 +55,14 @@ def is_number(value) -> bool:
 
 
 class _StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
-    """Safe loader (libyaml-accelerated when available) that refuses duplicate keys."""
+    """Safe loader (libyaml-accelerated when available) that refuses duplicate keys and
+    reads ``1e-6`` as a float, as YAML 1.2 does (YAML 1.1 wants ``1.0e-6``)."""
+
+
+_StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"))
 
 
 def _construct_mapping(loader, node, deep=False):

@@ -43,6 +43,25 @@ __all__ = ["simulate_layers", "fast_layer", "scalesim_memory_for_gemms", "scales
 OFFSETS = (0, 10_000_000, 20_000_000)
 
 
+#: Most demand rows (folds x rows per fold) or operand words of one layer: SCALE-Sim's
+#: memory model steps through every one (a 2^27-row layer takes tens of seconds).
+MAX_LAYER_ROWS = 1 << 27
+
+
+def check_layer_size(layer, dataflow: str, rows: int, cols: int) -> None:
+    """Refuse a layer too large to step through (one line naming it)."""
+    px, win, nf = layer.pixels, layer.window, layer.num_filters
+    sr, sc, t = {"os": (px, nf, win), "ws": (win, nf, px), "is": (win, px, nf)}[dataflow]
+    demand = -(-sr // rows) * -(-sc // cols) * (2 * rows + cols + t)
+    words = max(px * win, win * nf, px * nf)
+    if max(demand, words) > MAX_LAYER_ROWS:
+        raise SimulationError(
+            f"layer {layer.name!r}: {demand:,} demand rows and {words:,} operand words; "
+            f"SCALE-Sim's memory model steps through each and takes at most "
+            f"{MAX_LAYER_ROWS:,}: split the layer, or use memory.model: ideal "
+            f"(vitsim run, --mode analytic for the compute cycles alone)")
+
+
 def simulate_layers(layers, dataflow, rows, cols, sram_kb, mode, bandwidth_words=None,
                     offsets=OFFSETS, reference=False, traces=False) -> list[dict]:
     """SCALE-Sim's report items of every layer (see :func:`simulate_layer`).
@@ -50,6 +69,8 @@ def simulate_layers(layers, dataflow, rows, cols, sram_kb, mode, bandwidth_words
     ``sram_kb`` may hold fractions (sizes are ``floor(kb * 1024)`` words).  The fast path
     and the reference return identical numbers (tests/test_scalesim_memory.py).
     """
+    for layer in layers:  # every size checked before any work
+        check_layer_size(layer, dataflow, rows, cols)
     out, seen = [], {}
     for layer in layers:
         shape = (layer.ifmap_h, layer.ifmap_w, layer.filt_h, layer.filt_w, layer.channels,
@@ -236,6 +257,9 @@ def scalesim_memory_for_gemms(arch, m, n, k) -> dict:
     out = {key: np.zeros(size, dtype=np.int64) for key in MEMORY_KEYS}
     out.update({key: np.zeros(size) for key in MEMORY_RATE_KEYS})
     cache: dict = {}
+    for i in range(size):
+        check_layer_size(Layer.gemm(f"gemm {i}", int(m[i]), int(n[i]), int(k[i])),
+                         a.dataflow, a.rows, a.cols)
     for i in range(size):
         shape = (int(m[i]), int(n[i]), int(k[i]))
         if shape not in cache:

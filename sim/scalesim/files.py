@@ -74,8 +74,10 @@ def read_config(path) -> ScaleSimConfig:
     path = str(path)
     cp = configparser.ConfigParser()
     try:
-        with open(path) as fh:
+        with open(path, encoding="utf-8") as fh:
             cp.read_file(fh)
+    except UnicodeDecodeError:
+        raise ConfigError("not a SCALE-Sim config (not UTF-8 text)", path) from None
     except configparser.Error as exc:
         raise ConfigError(f"not a SCALE-Sim config ({' '.join(str(exc).split())})",
                           path) from None
@@ -159,7 +161,10 @@ def read_topology(path, input_type: str = "conv") -> list[Layer]:
     path = str(path)
     names = _GEMM if input_type == "gemm" else _CONV
     layers: list[Layer] = []
-    lines = Path(path).read_text().splitlines()
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise TraceError("not a SCALE-Sim topology (not UTF-8 text)", path) from None
     for line_no, raw in enumerate(lines[1:], start=2):
         row = raw.strip()
         if not row:

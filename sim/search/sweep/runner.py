@@ -49,8 +49,9 @@ log = logging.getLogger(__name__)
 #: Columns every row has, before the space's keys and the summary fields.
 META_COLUMNS = ("key", "trace", "feasible", "status", "reason", "arch_hash", "trace_hash",
                 "mode")
-#: Most rows the per-point path (custom evaluators, CSV output) builds in memory.
-_MAX_POINT_ROWS = 5_000_000
+#: Most rows the per-point path (custom evaluators, CSV output) builds in memory (about
+#: 20 KB a row: 100,000 rows stay near 2 GB).
+_MAX_POINT_ROWS = 100_000
 #: Largest auto batch per mode (points; the batched evaluator takes each in one call).
 _MAX_BATCH = {"analytic": 1024, "cycle": 256}
 
@@ -96,9 +97,12 @@ def resolve_traces(traces) -> list:
     by_name = {}
     for t in out:
         h = trace_hash(t)
-        if by_name.setdefault(t.name, h) != h:
+        if t.name in by_name:
+            if by_name[t.name] == h:
+                raise ConfigError(f"trace {t.name!r} is given twice; give each trace once")
             raise ConfigError(f"two different traces are both named {t.name!r}; give them "
                               "distinct names (dataclasses.replace(trace, name=...))")
+        by_name[t.name] = h
     return out
 
 
@@ -292,9 +296,9 @@ def sweep(arch, traces, space, objective=None, executor="process", out=None, *,
     if len(space) * len(trace_list) > _MAX_POINT_ROWS:
         raise ConfigError(
             f"this sweep has {len(space) * len(trace_list):,} rows, more than the "
-            f"{_MAX_POINT_ROWS:,} the per-point path holds in memory; sweep only keys of "
-            f"sim.search.evaluate with the default evaluator (streamed to Parquet), or "
-            f"sample it (--random N)")
+            f"{_MAX_POINT_ROWS:,} the per-point path holds in memory (a CSV --out, a custom "
+            f"evaluator or a key the batched evaluator lacks); write Parquet (--out "
+            f"x.parquet) with the default evaluator, which streams, or sample it (--random N)")
     base_hash = arch_hash(base)
     tasks, seen = [], set()
     for point in space.points():
