@@ -91,7 +91,7 @@ def test_a_huge_space_is_never_materialised():
     grid = Space.grid(axes)
     assert len(grid) == 4096 * 4096 * 3000
     assert grid.columns(10**9, 10**9 + 2)["array.rows"].tolist() == [82, 82]
-    with pytest.raises(ConfigError, match="more than the 5,000,000 the per-point path"):
+    with pytest.raises(ConfigError, match="more than the 100,000 the per-point path"):
         sweep("edge_16x16", ["deit_s"], grid, executor="inline", mode="analytic",
               evaluate=_slow)
 
