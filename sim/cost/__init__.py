@@ -86,12 +86,7 @@ def price(design: Design, ops: Ops, timing: Timing, batch: int = 1) -> Energy:
     summary["edp_per_inference_js"] = edp_per_inference_js(total_j, latency_s, batch)
     summary["edp_batch_js"] = total_j * latency_s
     summary["energy_per_inference_j"] = total_j / batch
-    summary["energy_table"] = table.name
-    summary["energy_label"] = table.label
-    summary["energy_source"] = table.source
-    if table.overridden:
-        summary["energy_overrides"] = ", ".join(
-            f"{k}={table.entries[k]:g}" for k in table.overridden)
+    summary.update(table.provenance())
     summary.update(extra)
     if design.fpga is not None:
         summary["platform"] = arch.platform

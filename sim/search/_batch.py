@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.config.schema import ACC_BITS, PRECISION_BYTES
+from sim.cost import edp_per_inference_js
 from sim.cost.actions import register_bits_per_mac
 from sim.cost.pricers import COMPONENTS
 from sim.engine import SUM_KEYS
@@ -240,15 +241,10 @@ def run_columns(plan: Plan, cols: dict, cat: dict, table, batch: int, mem=None,
     res["energy_j"] = total_j
     res.update({f"energy_{c}_j": comps[c] * 1e-12 for c in COMPONENTS})
     res["power_w"] = np.where(latency > 0, total_j / np.where(latency > 0, latency, 1), 0.0)
-    res["edp_per_inference_js"] = (total_j / batch) * (latency / batch)
+    res["edp_per_inference_js"] = edp_per_inference_js(total_j, latency, batch)
     res["edp_batch_js"] = total_j * latency
     res["energy_per_inference_j"] = total_j / batch
-    res["energy_table"] = table.name
-    res["energy_label"] = table.label
-    res["energy_source"] = table.source
-    if table.overridden:
-        res["energy_overrides"] = ", ".join(
-            f"{k}={table.entries[k]:g}" for k in table.overridden)
+    res.update(table.provenance())
     res.update(extra)
     if cat["platform"] != "asic":
         res["platform"] = cat["platform"]

@@ -85,6 +85,16 @@ class EnergyTable:
         return dataclasses.replace(self, entries=entries,
                                    overridden=tuple(sorted(set(self.overridden) | set(overrides))))
 
+    def provenance(self) -> dict:
+        """Summary keys naming the table: ``energy_table``, ``energy_label``,
+        ``energy_source`` and, when the arch replaced entries, ``energy_overrides``."""
+        out = {"energy_table": self.name, "energy_label": self.label,
+               "energy_source": self.source}
+        if self.overridden:
+            out["energy_overrides"] = ", ".join(
+                f"{k}={self.entries[k]:g}" for k in self.overridden)
+        return out
+
     def sram_energy(self, size_kib):
         """SRAM access energy, pJ per byte, of a bank of ``size_kib`` KiB (scalar or array).
 
